@@ -1,0 +1,47 @@
+"""Payloads of the events the identity service publishes. No email, password or token ever."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Payload(BaseModel):
+    # Consumers tolerate fields added later to the same topic version.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ConsentState(_Payload):
+    discoverable: bool = Field(description="May appear in organiser search and matches.")
+    contact_by_x: bool = Field(description="May be contacted by X direct message.")
+
+
+class UserRegistered(_Payload):
+    user_id: uuid.UUID
+    display_name: str = Field(min_length=1, max_length=80)
+    roles: list[str] = Field(description="Roles at registration, normally just `supporter`.")
+    consents: ConsentState
+
+
+class UserUpdated(_Payload):
+    user_id: uuid.UUID
+    display_name: str = Field(min_length=1, max_length=80)
+    consents: ConsentState
+
+
+class RoleChanged(_Payload):
+    user_id: uuid.UUID
+    role: Literal["organiser", "admin"]
+    constituency_code: str | None = Field(
+        default=None, description="Set for the organiser role: the constituency it covers."
+    )
+
+
+class RoleGranted(RoleChanged):
+    pass
+
+
+class RoleRevoked(RoleChanged):
+    pass
