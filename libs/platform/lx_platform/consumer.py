@@ -1,0 +1,154 @@
+"""Idempotent event consumers on FastStream: inbox row and effect in one transaction, ack after commit,
+five tries then `<topic>.dlq`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from lx_contracts.envelope import CloudEvent
+from lx_contracts.topics import dlq_of
+from lx_platform.logging import event_id_var, request_id_var
+from lx_platform.metrics import DLQ_MESSAGES, EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+
+MAX_ATTEMPTS = 5
+
+
+class EventConsumer:
+    """Registers one Kafka subscriber (one consumer group) for a service's handlers."""
+
+    def __init__(
+        self,
+        *,
+        broker: KafkaBroker,
+        group_id: str,
+        name: str | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_backoff_s: float = 0.05,
+    ) -> None:
+        self.broker = broker
+        self.group_id = group_id
+        # The inbox key: stable across consumer groups, so a replay through a new group is still deduplicated.
+        self.name = name or group_id
+        self.max_attempts = max_attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.handlers: dict[str, Handler] = {}
+        self.pool: asyncpg.Pool | None = None
+
+    def on(self, topic: str) -> Callable[[Handler], Handler]:
+        """Decorator: handle events of `topic` (called with a connection inside the transaction)."""
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[topic] = fn
+            return fn
+
+        return register
+
+    def subscribe(self, pool: asyncpg.Pool) -> None:
+        """Attach the subscriber to the broker; call once, before the broker starts."""
+        self.pool = pool
+        if not self.handlers:
+            return
+        self.broker.subscriber(
+            *self.handlers,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            title=f"{self.group_id} consumer",
+        )(self._on_message)
+
+    async def _on_message(self, msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)
+        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        rid_token = request_id_var.set(headers.get("x-request-id"))
+        try:
+            await self._process(msg, record, headers)
+        except Exception:
+            # Could not even dead-letter (broker or database down): rewind, so it is redelivered.
+            log.exception("event left unacknowledged for redelivery", extra={"topic": record.topic})
+            await msg.nack()
+        finally:
+            request_id_var.reset(rid_token)
+
+    async def _process(self, msg: KafkaMessage, record: Any, headers: dict[str, str]) -> None:
+        topic = record.topic
+        try:
+            event = CloudEvent.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            EVENTS_CONSUMED.labels(topic, "malformed").inc()
+            await self._dead_letter(
+                record, headers, error=f"malformed envelope: {exc.error_count()} errors", attempts=1
+            )
+            await msg.ack()
+            return
+        ev_token = event_id_var.set(str(event.id))
+        try:
+            last_error: Exception | None = None
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    outcome = await self._handle_once(topic, event)
+                    EVENTS_CONSUMED.labels(topic, outcome).inc()
+                    await msg.ack()
+                    return
+                except Exception as exc:  # any failure is retried, then dead-lettered
+                    last_error = exc
+                    EVENTS_CONSUMED.labels(topic, "retried").inc()
+                    log.warning(
+                        "event handler failed",
+                        extra={"topic": topic, "attempt": attempt, "error": repr(exc)[:300]},
+                    )
+                    if attempt < self.max_attempts:
+                        await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+            await self._dead_letter(record, headers, error=repr(last_error)[:500], attempts=self.max_attempts)
+            EVENTS_CONSUMED.labels(topic, "dead_lettered").inc()
+            await msg.ack()
+        finally:
+            event_id_var.reset(ev_token)
+
+    async def _handle_once(self, topic: str, event: CloudEvent) -> str:
+        assert self.pool is not None
+        handler = self.handlers[topic]
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                """INSERT INTO inbox (event_id, consumer, topic) VALUES ($1, $2, $3)
+                   ON CONFLICT DO NOTHING RETURNING true""",
+                event.id,
+                self.name,
+                topic,
+            )
+            if not first_time:
+                return "duplicate"
+            await handler(conn, event)
+        return "handled"
+
+    async def _dead_letter(self, record: Any, headers: dict[str, str], *, error: str, attempts: int) -> None:
+        dlq = dlq_of(record.topic)
+        await self.broker.publish(
+            record.value or b"",
+            topic=dlq,
+            key=record.key,
+            headers={
+                **headers,
+                "dlq-error": error,
+                "dlq-attempts": str(attempts),
+                "dlq-consumer": self.group_id,
+                "dlq-original-topic": record.topic,
+                "dlq-original-partition": str(record.partition),
+                "dlq-original-offset": str(record.offset),
+            },
+        )
+        DLQ_MESSAGES.labels(dlq).inc()
+        log.error("event sent to the dead-letter topic", extra={"topic": record.topic, "dlq": dlq, "error": error})

@@ -1,0 +1,239 @@
+"""HTTP conventions: RFC 9457 problem+json errors, request ids, body limits, route metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lx_platform.logging import request_id_var
+from lx_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("lx.access")
+# Probes and scrapes would drown the access log.
+_QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
+
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.title = title or _TITLES.get(status, "Error")
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_body(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    title = title or _TITLES.get(status, "Error")
+    body: dict[str, Any] = {
+        "type": f"https://labour-exchange.example/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if rid := request_id_var.get():
+        body["request_id"] = rid
+    return body
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, title=title, errors=errors),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            errors.append({"field": "body", "message": "The body is not valid JSON."})
+            continue
+        message = err.get("msg", "Invalid value")
+        if err.get("type") == "extra_forbidden":
+            message = "Unknown field."
+        errors.append({"field": _field_name(tuple(err.get("loc", ()))) or "body", "message": message})
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(422, "Some fields are missing or invalid.", errors=validation_errors(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem(500, "Something went wrong on our side. It has been logged.")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accepted_request_id(value: str | None) -> str:
+    """Keep a well-formed incoming X-Request-ID; replace anything else."""
+    if value and _REQUEST_ID_RE.match(value):
+        return value
+    return new_request_id()
+
+
+class RequestContextMiddleware:
+    """Request id in, request id out and in every log line; per-route metrics; body size limit."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1_000_000) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = accepted_request_id(headers.get(b"x-request-id", b"").decode("latin-1") or None)
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                raw = list(message.get("headers") or [])
+                raw = [(k, v) for k, v in raw if k.lower() != b"x-request-id"]
+                raw.append((b"x-request-id", rid.encode()))
+                message["headers"] = raw
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                await _send_problem(send_with_id, 413 if length.isdigit() else 400, self.max_body_bytes)
+                return
+            await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
+        except _BodyTooLarge:
+            await _send_problem(send_with_id, 413, self.max_body_bytes)
+        finally:
+            # A route template, never a raw path: ids would explode the label set.
+            template = scope.get("route_template") or getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(method, template, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(method, template).observe(elapsed)
+            if template not in _QUIET_ROUTES:
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status_holder["status"],
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+        return message
+
+    return wrapped
+
+
+async def _send_problem(send: Send, status: int, limit: int) -> None:
+    response = problem(
+        status,
+        f"Request bodies are limited to {limit:,} bytes." if status == 413 else None,
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,166 @@
+"""The composition every service shares: pool, migrations, outbox relay, consumers, HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lx_platform.auth import TokenVerifier
+from lx_platform.consumer import EventConsumer
+from lx_platform.db import create_pool
+from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem
+from lx_platform.kafka import make_producer
+from lx_platform.logging import configure_logging
+from lx_platform.migrations import apply_migrations
+from lx_platform.outbox import OutboxRelay
+from lx_platform.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Owns a service's connections and background work for the life of its process."""
+
+    def __init__(self, *, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=name,
+            acks="all",
+            enable_idempotence=settings.kafka_idempotent_producer,
+            logger=logging.getLogger("faststream"),
+            log_level=logging.DEBUG,
+        )
+        self.events = EventConsumer(broker=self.broker, group_id=name)
+        self.verifier = TokenVerifier(
+            jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        self._pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._broker_started = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        return self._pool
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await create_pool(
+            s.database_url,
+            schema=s.db_schema,
+            application_name=self.name,
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+        )
+        async with self._pool.acquire() as conn:
+            await apply_migrations(conn, schema=s.db_schema, directory=self.migrations_dir)
+        self.producer = make_producer(
+            s.kafka_bootstrap_servers, client_id=f"{self.name}-relay", idempotent=s.kafka_idempotent_producer
+        )
+        await self.producer.start()
+        relay = OutboxRelay(
+            pool=self._pool,
+            schema=s.db_schema,
+            producer=self.producer,
+            batch_size=s.outbox_batch_size,
+            retention=timedelta(hours=s.outbox_retention_hours),
+        )
+        self._tasks.append(asyncio.create_task(relay.run(self._stop), name="outbox-relay"))
+        self.events.subscribe(self._pool)
+        if self.events.handlers:
+            await self.broker.start()
+            self._broker_started = True
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._broker_started:
+            await self.broker.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.verifier.aclose()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def ready(self) -> dict[str, str]:
+        checks = {"postgres": "ok", "kafka": "ok"}
+        try:
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), timeout=2)
+        except Exception:
+            checks["postgres"] = "unreachable"
+        try:
+            assert self.producer is not None
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=2)
+        except Exception:
+            checks["kafka"] = "unreachable"
+        return checks
+
+    def create_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Iterable[APIRouter] = (),
+        on_start: StartHook | None = None,
+    ) -> FastAPI:
+        """The service's FastAPI app with health, metrics, problem+json and request ids wired in."""
+        configure_logging(self.name, self.settings.log_level)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            if on_start is not None:
+                await on_start(self)
+            log.info("service started", extra={"port": self.settings.port})
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+        app.state.runtime = self
+        app.state.token_verifier = self.verifier
+        app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
+        install_error_handlers(app)
+        for router in routers:
+            app.include_router(router)
+        add_health_routes(app, self.ready)
+        return app
+
+
+def add_health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, str]]] | None) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        checks = await ready() if ready else {}
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem(503, "Not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

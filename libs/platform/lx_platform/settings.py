@@ -1,0 +1,33 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclasses set `model_config` with `env_prefix="<SERVICE>_"`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8100
+    database_url: str = Field(
+        default="",
+        description="DSN of this service's own database role; its search_path is its schema.",
+    )
+    db_schema: str = ""
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_idempotent_producer: bool = Field(
+        default=False, description="On for Apache Kafka; the embedded dev broker does not support it."
+    )
+    outbox_retention_hours: float = 24 * 7
+    outbox_batch_size: int = 500
+    jwks_url: str = "http://127.0.0.1:8101/api/v1/auth/jwks.json"
+    jwt_issuer: str = "labour-exchange"
+    jwt_audience: str = "labour-exchange-api"
+    log_level: str = "INFO"
+    max_body_bytes: int = 1_000_000
