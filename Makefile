@@ -1,0 +1,53 @@
+# Labour Exchange: `make run` starts everything on http://127.0.0.1:8000; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := libs/contracts libs/platform libs/devstack \
+	services/identity services/skills services/requests services/matcher \
+	services/twitter-gateway services/gateway services/web
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: install run test test-fast lint format asyncapi clean help
+
+help:
+	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "make test   run the whole test suite (unit, integration, end-to-end)"
+	@echo "make lint   ruff, mypy and the service-boundary contracts"
+
+$(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
+	@echo "Installing into $(VENV) (first run only)…"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt setuptools wheel
+	@$(BIN)/pip install -q --disable-pip-version-check --no-build-isolation -c constraints.txt \
+		$(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(BIN)/python -m lx_devstack run
+
+test: install
+	@$(BIN)/python -m pytest
+
+test-fast: install
+	@$(BIN)/python -m pytest -m unit
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports
+
+format: install
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+asyncapi: install
+	@$(BIN)/python -m lx_devstack.asyncapi docs/asyncapi
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The local stack: what `make run` and the test suite start."""

@@ -1,0 +1,224 @@
+"""Start and stop the whole system: infrastructure, database roles, topics, every service, the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from lx_contracts import topics
+from lx_devstack.broker import EmbeddedBroker, port_is_free
+from lx_devstack.postgres import Postgres, bootstrap, start_embedded
+from lx_devstack.secrets_local import bootstrap_admin, ensure_signing_key
+from lx_devstack.services import GATEWAY, SERVICES, ServiceSpec
+from lx_platform.kafka import ensure_topics
+
+DEV_PARTITIONS = 4
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    gateway_port: int = 8000
+    service_port_base: int = 8100
+    broker_port: int = 19092
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    ephemeral: bool = False
+    log_to_console: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, data_dir: Path, **kw: object) -> StackConfig:
+        return cls(
+            data_dir=data_dir,
+            database_url=os.environ.get("DATABASE_URL") or None,
+            kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.postgres: Postgres | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.bootstrap_servers = config.kafka_bootstrap_servers or f"127.0.0.1:{config.broker_port}"
+        self.dsns: dict[str, str] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.admin_email = ""
+        self.admin_password = ""
+        self.logs_dir = config.data_dir / "logs"
+        self.secrets_dir = config.data_dir / "secrets"
+
+    # -- addresses ---------------------------------------------------------------------------
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    def port_of(self, spec: ServiceSpec) -> int:
+        if spec is GATEWAY:
+            return self.config.gateway_port
+        return self.config.service_port_base + spec.port_offset
+
+    def url_of(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port_of(self.spec(name))}"
+
+    @staticmethod
+    def spec(name: str) -> ServiceSpec:
+        for spec in (*SERVICES, GATEWAY):
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def admin_dsn(self) -> str:
+        assert self.postgres is not None
+        return self.postgres.admin_url
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Bring everything up and wait until every service answers /readyz."""
+        cfg = self.config
+        for spec in (*SERVICES, GATEWAY):
+            if not port_is_free(self.port_of(spec)):
+                raise RuntimeError(
+                    f"port {self.port_of(spec)} (for {spec.name}) is already in use; "
+                    "is Labour Exchange already running?"
+                )
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if cfg.kafka_bootstrap_servers is None:
+                self.broker = EmbeddedBroker(cfg.broker_port, self.logs_dir / "broker.log")
+                self.broker.start()
+            if cfg.database_url:
+                self.postgres = Postgres(admin_url=cfg.database_url)
+            else:
+                self.postgres = start_embedded(cfg.data_dir, delete_on_stop=cfg.ephemeral)
+            self.dsns = asyncio.run(self._prepare())
+            self.admin_email, self.admin_password = bootstrap_admin(
+                self.secrets_dir,
+                os.environ.get("BOOTSTRAP_ADMIN_EMAIL"),
+                os.environ.get("BOOTSTRAP_ADMIN_PASSWORD"),
+            )
+            ensure_signing_key(self.secrets_dir / "jwt")
+            for spec in (*SERVICES, GATEWAY):
+                self.start_service(spec.name, wait=False)
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _prepare(self) -> dict[str, str]:
+        assert self.postgres is not None
+        dsns = await bootstrap(self.postgres, self.secrets_dir, use_passwords=self.postgres.embedded is None)
+        names = topics.all_topic_names()
+        await ensure_topics(self.bootstrap_servers, dict.fromkeys(names, DEV_PARTITIONS))
+        return dsns
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        p = spec.env_prefix
+        identity_url = self.url_of("identity")
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            f"{p}HOST": "127.0.0.1",
+            f"{p}PORT": str(self.port_of(spec)),
+            f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            f"{p}JWKS_URL": f"{identity_url}/api/v1/auth/jwks.json",
+        }
+        if spec.schema:
+            env[f"{p}DATABASE_URL"] = self.dsns[spec.name]
+            env[f"{p}DB_SCHEMA"] = spec.schema
+        if spec.name == "identity":
+            env["IDENTITY_SIGNING_KEYS_DIR"] = str(self.secrets_dir / "jwt")
+            env["IDENTITY_BOOTSTRAP_ADMIN_EMAIL"] = self.admin_email
+            env["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] = self.admin_password
+        if spec is GATEWAY:
+            env["GATEWAY_UPSTREAMS"] = json.dumps({s.name: self.url_of(s.name) for s in SERVICES})
+        env.update(self.config.extra_env)
+        return env
+
+    def start_service(self, name: str, *, wait: bool = True) -> None:
+        spec = self.spec(name)
+        out = None if self.config.log_to_console else (self.logs_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", spec.module],
+            env=self.service_env(spec),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_ready([name])
+
+    def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def wait_ready(self, names: list[str] | None = None) -> None:
+        names = names or list(self.processes)
+        deadline = time.monotonic() + self.config.ready_timeout_s
+        pending = set(names)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    proc = self.processes[name]
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"service {name} exited with {proc.returncode} while starting:\n{self.log_tail(name)}"
+                        )
+                    try:
+                        if client.get(f"{self.url_of(name)}/readyz").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"not ready within {self.config.ready_timeout_s} s: {', '.join(sorted(pending))}\n"
+                            + "\n".join(self.log_tail(n) for n in sorted(pending))
+                        )
+                    time.sleep(0.1)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.logs_dir / f"{name}.log"
+        if not path.exists():
+            return f"(no log for {name})"
+        return f"--- last lines of {path} ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def crashed(self) -> list[str]:
+        return [n for n, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        """Stop services (gateway first), then the broker and Postgres."""
+        for name in [GATEWAY.name, *reversed([s.name for s in SERVICES])]:
+            proc = self.processes.get(name)
+            if proc and proc.poll() is None:
+                proc.terminate()
+        for name in list(self.processes):
+            self.stop_service(name)
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
+        if self.postgres:
+            self.postgres.stop()
+            self.postgres = None

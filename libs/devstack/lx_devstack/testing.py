@@ -1,0 +1,134 @@
+"""pytest fixtures: the whole stack started once per session, as `make run` starts it, on free ports."""
+
+from __future__ import annotations
+
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+
+from lx_devstack.broker import port_is_free
+from lx_devstack.services import GATEWAY, SERVICES
+from lx_devstack.stack import Stack, StackConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _free_base() -> int:
+    offsets = [spec.port_offset for spec in SERVICES]
+    for _ in range(200):
+        base = random.randrange(20_000, 40_000, 10)  # noqa: S311 - not a secret
+        if all(port_is_free(base + o) for o in offsets):
+            return base
+    raise RuntimeError("no free block of ports for the services")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Everything running: embedded Postgres (or DATABASE_URL), the broker, every service, the gateway."""
+    config = StackConfig.from_env(
+        tmp_path_factory.mktemp("stack"),
+        gateway_port=_free_port(),
+        service_port_base=_free_base(),
+        broker_port=_free_port(),
+        ephemeral=True,
+    )
+    s = Stack(config)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
+        yield client
+
+
+@dataclass
+class Person:
+    email: str
+    password: str
+    display_name: str
+    id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register_and_sign_in(client: httpx.Client, *, discoverable: bool = True, name: str = "Test Supporter") -> Person:
+    """Create a new account through the gateway and sign it in."""
+    email = f"person-{uuid.uuid4().hex[:12]}@example.org"
+    password = "a long enough password " + uuid.uuid4().hex[:6]
+    r = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": password,
+            "display_name": name,
+            "consents": {"terms": True, "discoverable": discoverable, "contact_by_x": False},
+        },
+    )
+    assert r.status_code == 201, r.text
+    t = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert t.status_code == 200, t.text
+    body = t.json()
+    return Person(email, password, name, r.json()["id"], body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+def person(gateway: httpx.Client) -> Person:
+    return register_and_sign_in(gateway)
+
+
+@pytest.fixture
+def admin(stack: Stack, gateway: httpx.Client) -> Person:
+    t = gateway.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
+    assert t.status_code == 200, t.text
+    me = gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {t.json()['access_token']}"}).json()
+    return Person(
+        stack.admin_email,
+        stack.admin_password,
+        me["display_name"],
+        me["id"],
+        t.json()["access_token"],
+        t.json()["refresh_token"],
+    )
+
+
+@pytest.fixture
+async def scratch_schema(stack: Stack) -> AsyncIterator[tuple[str, str]]:
+    """A fresh schema with the platform tables (outbox, inbox), dropped afterwards: (admin DSN, schema)."""
+    from lx_platform.migrations import apply_migrations
+
+    assert stack.postgres is not None
+    dsn = stack.postgres.project_admin_url
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        empty = stack.config.data_dir / "no-migrations"
+        empty.mkdir(exist_ok=True)
+        await apply_migrations(conn, schema=schema, directory=empty)
+        yield dsn, schema
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+__all__ = ["GATEWAY", "Person", "register_and_sign_in"]

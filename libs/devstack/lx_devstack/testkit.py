@@ -1,0 +1,71 @@
+"""Helpers for tests: reading and writing the real broker, waiting for conditions with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+def envelope(topic: str, data: dict[str, object], *, event_id: uuid.UUID | None = None, subject: str = "s1") -> bytes:
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(event_id or uuid.uuid4()),
+            "source": "/services/test",
+            "type": topic,
+            "time": datetime.now(UTC).isoformat(),
+            "subject": subject,
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+    ).encode()
+
+
+async def produce(bootstrap: str, topic: str, values: list[bytes], *, key: bytes = b"k") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0) -> list[object]:
+    """Read a topic from the beginning until `expect` records arrived or the deadline passed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[object] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions: set[int] = set()
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created meanwhile
+                await asyncio.sleep(0.05)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
