@@ -1,0 +1,327 @@
+"""Identity's HTTP routes: parse, authorise, call a use case, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from identity_svc import service
+from identity_svc.domain import MAX_DISPLAY_NAME, MAX_EMAIL, MAX_PASSWORD, RuleBroken, User
+from identity_svc.repository import EmailTaken
+from lx_platform.auth import Principal, require_admin, require_principal
+from lx_platform.http import ProblemError
+
+router = APIRouter(prefix="/api/v1")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ConsentsIn(_Body):
+    terms: bool = Field(description="Agreement to the terms of use; must be true.")
+    discoverable: bool = Field(default=False, description="Organisers may find me and I may be matched.")
+    contact_by_x: bool = Field(default=False, description="I may be contacted by X direct message.")
+
+
+class RegisterIn(_Body):
+    email: str = Field(max_length=MAX_EMAIL)
+    password: str = Field(max_length=MAX_PASSWORD, description="At least 12 characters.")
+    display_name: str = Field(max_length=MAX_DISPLAY_NAME * 2)
+    consents: ConsentsIn
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "sam@example.org",
+                    "password": "correct horse battery",
+                    "display_name": "Sam Patel",
+                    "consents": {"terms": True, "discoverable": True, "contact_by_x": False},
+                }
+            ]
+        },
+    )
+
+
+class TokenIn(_Body):
+    email: str = Field(max_length=1000)
+    password: str = Field(max_length=MAX_PASSWORD)
+
+
+class RefreshIn(_Body):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class ConsentsPatch(_Body):
+    terms: bool | None = None
+    discoverable: bool | None = None
+    contact_by_x: bool | None = None
+
+
+class MePatch(_Body):
+    display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME * 2)
+    consents: ConsentsPatch | None = None
+
+
+class RoleIn(_Body):
+    role: Literal["organiser", "admin"]
+    constituency_code: str | None = Field(default=None, max_length=16)
+
+
+class ConsentsOut(BaseModel):
+    terms: bool
+    discoverable: bool
+    contact_by_x: bool
+
+
+class XAccountOut(BaseModel):
+    handle: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    roles: list[str]
+    organiser_of: list[str]
+    consents: ConsentsOut
+    x_account: XAccountOut | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0c6a3e-8a7e-4b52-9d0a-2f1f8a6b9c11",
+                    "email": "sam@example.org",
+                    "display_name": "Sam Patel",
+                    "roles": ["supporter"],
+                    "organiser_of": [],
+                    "consents": {"terms": True, "discoverable": True, "contact_by_x": False},
+                    "x_account": None,
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            roles=user.roles,
+            organiser_of=user.organiser_of,
+            consents=ConsentsOut(**user.consents.as_dict()),
+        )
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+def _rules(exc: RuleBroken | service.RuleBrokenMany) -> ProblemError:
+    errors = exc.errors if isinstance(exc, service.RuleBrokenMany) else [exc]
+    return ProblemError(
+        422,
+        "Some fields are missing or invalid.",
+        errors=[{"field": e.field, "message": e.message} for e in errors],
+    )
+
+
+def _deps(request: Request) -> service.Deps:
+    deps: service.Deps = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[service.Deps, Depends(_deps)]
+CurrentUser = Annotated[Principal, Depends(require_principal)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+_UNAUTHENTICATED = {401: {"description": "Missing, invalid or expired token"}}
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserOut,
+    tags=["auth"],
+    responses={409: {"description": "Email already registered"}, 422: {"description": "Invalid input"}},
+)
+async def register(body: RegisterIn, deps: Deps) -> UserOut:
+    """Create an account. Every new account is a supporter."""
+    try:
+        user = await service.register(
+            db=deps.db,
+            passwords=deps.passwords,
+            email=body.email,
+            password=body.password,
+            display_name=body.display_name,
+            terms=body.consents.terms,
+            discoverable=body.consents.discoverable,
+            contact_by_x=body.consents.contact_by_x,
+        )
+    except (RuleBroken, service.RuleBrokenMany) as exc:
+        raise _rules(exc) from exc
+    except EmailTaken as exc:
+        raise ProblemError(
+            409,
+            "An account with this email already exists. Sign in instead.",
+            errors=[{"field": "email", "message": "Already registered."}],
+        ) from exc
+    return UserOut.of(user)
+
+
+def _source_address(request: Request) -> str:
+    forwarded = request.headers.get("x-forwarded-for", "")
+    first = forwarded.split(",")[0].strip()
+    return (first or (request.client.host if request.client else "unknown"))[:64]
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many failures"}},
+)
+async def token(body: TokenIn, request: Request, deps: Deps) -> TokenOut:
+    """Sign in with email and password."""
+    try:
+        pair = await service.sign_in(
+            db=deps.db,
+            passwords=deps.passwords,
+            tokens=deps.tokens,
+            throttle=deps.throttle,
+            email=body.email,
+            password=body.password,
+            source=_source_address(request),
+        )
+    except service.Throttled as exc:
+        raise ProblemError(
+            429,
+            "Too many failed sign-ins for this account from here. Wait, then try again.",
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from exc
+    except service.NotAuthenticated as exc:
+        raise ProblemError(401, "Wrong email or password.") from exc
+    return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@router.post("/auth/refresh", response_model=TokenOut, tags=["auth"], responses=_UNAUTHENTICATED)
+async def refresh(body: RefreshIn, deps: Deps) -> TokenOut:
+    """Swap a refresh token for a new pair. Each refresh token works once."""
+    try:
+        pair = await service.refresh(db=deps.db, tokens=deps.tokens, refresh_token=body.refresh_token)
+    except service.NotAuthenticated as exc:
+        raise ProblemError(401, "The refresh token is invalid, expired or already used. Sign in again.") from exc
+    return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+async def logout(body: RefreshIn, deps: Deps) -> Response:
+    """End this sign-in: the refresh token and every rotation of it stop working."""
+    await service.logout(db=deps.db, refresh_token=body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/auth/jwks.json", tags=["auth"])
+async def jwks(request: Request, response: Response) -> dict[str, list[dict[str, str]]]:
+    """The public keys that verify access tokens."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    deps: service.Deps = request.app.state.deps
+    return deps.tokens.keys.jwks()
+
+
+@router.get("/me", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED)
+async def get_me(principal: CurrentUser, deps: Deps) -> UserOut:
+    try:
+        return UserOut.of(await service.get_user(db=deps.db, user_id=principal.user_id))
+    except service.NotFound as exc:
+        raise ProblemError(401, "This account no longer exists.") from exc
+
+
+@router.patch("/me", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED)
+async def patch_me(body: MePatch, principal: CurrentUser, deps: Deps) -> UserOut:
+    """Change your display name or consents; send only what changes."""
+    changes = body.consents.model_dump(exclude_none=True) if body.consents else {}
+    try:
+        user = await service.update_me(
+            db=deps.db, user_id=principal.user_id, display_name=body.display_name, consent_changes=changes
+        )
+    except RuleBroken as exc:
+        raise _rules(exc) from exc
+    except service.NotFound as exc:
+        raise ProblemError(401, "This account no longer exists.") from exc
+    return UserOut.of(user)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, _, user_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(user_id)
+    except ValueError as exc:
+        raise ProblemError(422, errors=[{"field": "cursor", "message": "Not a cursor from this list."}]) from exc
+
+
+def _encode_cursor(user: User) -> str:
+    return base64.urlsafe_b64encode(f"{user.created_at.isoformat()}|{user.id}".encode()).decode()
+
+
+@router.get("/admin/users", response_model=UserPage, tags=["admin"])
+async def find_users(
+    _: Admin,
+    deps: Deps,
+    email: Annotated[str | None, Query(max_length=254, description="Part of an email address")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> UserPage:
+    """Find users by (part of) their email address, newest first."""
+    after = _decode_cursor(cursor) if cursor else None
+    users = await service.search_users(db=deps.db, email=email or None, after=after, limit=limit + 1)
+    page, more = users[:limit], len(users) > limit
+    return UserPage(items=[UserOut.of(u) for u in page], next_cursor=_encode_cursor(page[-1]) if more else None)
+
+
+@router.post("/admin/users/{user_id}/roles", response_model=UserOut, tags=["admin"])
+async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, deps: Deps) -> UserOut:
+    """Grant organiser (for one constituency) or admin."""
+    try:
+        user = await service.grant_role(
+            db=deps.db, actor=admin.user_id, user_id=user_id, role=body.role, constituency_code=body.constituency_code
+        )
+    except RuleBroken as exc:
+        raise _rules(exc) from exc
+    except service.NotFound as exc:
+        raise ProblemError(404, "No such user.") from exc
+    return UserOut.of(user)
+
+
+@router.delete("/admin/users/{user_id}/roles", response_model=UserOut, tags=["admin"])
+async def revoke_role(user_id: uuid.UUID, body: RoleIn, _: Admin, deps: Deps) -> UserOut:
+    """Revoke a role; revoking one the user does not hold changes nothing."""
+    try:
+        user = await service.revoke_role(
+            db=deps.db, user_id=user_id, role=body.role, constituency_code=body.constituency_code
+        )
+    except RuleBroken as exc:
+        raise _rules(exc) from exc
+    except service.NotFound as exc:
+        raise ProblemError(404, "No such user.") from exc
+    except service.Conflict as exc:
+        raise ProblemError(409, str(exc)) from exc
+    return UserOut.of(user)

@@ -1,0 +1,135 @@
+"""Identity rules: emails, names, roles and consents. Plain Python, no I/O."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from lx_contracts.constituencies import is_valid_code
+
+SUPPORTER = "supporter"
+ORGANISER = "organiser"
+ADMIN = "admin"
+GRANTABLE_ROLES = (ORGANISER, ADMIN)
+
+# The version of the consent wording a person agreed to; bump it when the wording changes.
+CONSENT_WORDING_VERSION = "2026-11"
+CONSENT_PURPOSES = ("terms", "discoverable", "contact_by_x")
+
+MAX_EMAIL = 254
+MAX_DISPLAY_NAME = 80
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+class RuleBroken(Exception):
+    """A request breaks an identity rule; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip()
+    if len(email) > MAX_EMAIL:
+        raise RuleBroken("email", f"Use at most {MAX_EMAIL} characters.")
+    if not _EMAIL_RE.match(email):
+        raise RuleBroken("email", "Enter an email address like name@example.org.")
+    return email
+
+
+def normalise_display_name(value: str) -> str:
+    name = " ".join(value.split())
+    if not 1 <= len(name) <= MAX_DISPLAY_NAME:
+        raise RuleBroken("display_name", f"Use 1 to {MAX_DISPLAY_NAME} characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in name):
+        raise RuleBroken("display_name", "Remove control or invisible characters.")
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise RuleBroken("password", f"Use at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise RuleBroken("password", f"Use at most {MAX_PASSWORD} characters.")
+
+
+@dataclass(frozen=True)
+class Consents:
+    terms: bool
+    discoverable: bool
+    contact_by_x: bool
+
+    def as_dict(self) -> dict[str, bool]:
+        return {"terms": self.terms, "discoverable": self.discoverable, "contact_by_x": self.contact_by_x}
+
+
+def initial_consents(*, terms: bool, discoverable: bool, contact_by_x: bool) -> Consents:
+    if not terms:
+        raise RuleBroken("consents.terms", "Accept the terms to create an account.")
+    return Consents(terms=True, discoverable=discoverable, contact_by_x=contact_by_x)
+
+
+def change_consents(current: Consents, changes: dict[str, bool]) -> Consents:
+    """Apply a partial change; the terms can only be withdrawn by erasing the account."""
+    if changes.get("terms") is False:
+        raise RuleBroken(
+            "consents.terms",
+            "The terms cannot be withdrawn on their own; delete your account instead.",
+        )
+    return replace(
+        current,
+        discoverable=changes.get("discoverable", current.discoverable),
+        contact_by_x=changes.get("contact_by_x", current.contact_by_x),
+    )
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role: str
+    constituency_code: str = ""
+
+
+def check_role_grant(role: str, constituency_code: str | None) -> RoleGrant:
+    if role not in GRANTABLE_ROLES:
+        raise RuleBroken("role", "Choose organiser or admin.")
+    if role == ORGANISER:
+        if not constituency_code:
+            raise RuleBroken("constituency_code", "An organiser role needs a constituency code.")
+        if not is_valid_code(constituency_code):
+            raise RuleBroken("constituency_code", "Unknown constituency code.")
+        return RoleGrant(ORGANISER, constituency_code)
+    if constituency_code:
+        raise RuleBroken("constituency_code", "The admin role covers every constituency; leave it out.")
+    return RoleGrant(ADMIN)
+
+
+@dataclass(frozen=True)
+class User:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    consents: Consents
+    created_at: datetime
+    grants: tuple[RoleGrant, ...] = field(default_factory=tuple)
+    has_password: bool = True
+
+    @property
+    def roles(self) -> list[str]:
+        extra = sorted({g.role for g in self.grants})
+        return [SUPPORTER, *extra]
+
+    @property
+    def organiser_of(self) -> list[str]:
+        return sorted(g.constituency_code for g in self.grants if g.role == ORGANISER)
+
+    @property
+    def is_admin(self) -> bool:
+        return any(g.role == ADMIN for g in self.grants)

@@ -1,0 +1,219 @@
+"""SQL for the identity schema. Nothing else knows table names."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from identity_svc.domain import CONSENT_PURPOSES, CONSENT_WORDING_VERSION, Consents, RoleGrant, User
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def _user(row: asyncpg.Record, grants: list[asyncpg.Record]) -> User:
+    c = row["consents"]
+    return User(
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        consents=Consents(terms=c["terms"], discoverable=c["discoverable"], contact_by_x=c["contact_by_x"]),
+        created_at=row["created_at"],
+        grants=tuple(RoleGrant(g["role"], g["constituency_code"]) for g in grants),
+        has_password=row["password_hash"] is not None,
+    )
+
+
+_USER_COLUMNS = "id, email, display_name, consents, created_at, password_hash"
+
+
+async def _grants(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT role, constituency_code FROM user_roles WHERE user_id = $1 ORDER BY role, constituency_code",
+        user_id,
+    )
+
+
+async def get_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+    row = await conn.fetchrow(
+        f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1" + (" FOR UPDATE" if for_update else ""), user_id
+    )
+    return _user(row, await _grants(conn, user_id)) if row else None
+
+
+async def get_credentials(conn: asyncpg.Connection, email: str) -> tuple[User, str | None] | None:
+    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE email_lower = lower($1)", email)
+    if row is None:
+        return None
+    return _user(row, await _grants(conn, row["id"])), row["password_hash"]
+
+
+async def insert_user(
+    conn: asyncpg.Connection,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    password_hash: str | None,
+    display_name: str,
+    consents: Consents,
+) -> None:
+    try:
+        await conn.execute(
+            """INSERT INTO users (id, email, password_hash, display_name, consents)
+               VALUES ($1, $2, $3, $4, $5)""",
+            user_id,
+            email,
+            password_hash,
+            display_name,
+            consents.as_dict(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise EmailTaken from exc
+    await record_consents(conn, user_id, consents, purposes=CONSENT_PURPOSES)
+
+
+async def record_consents(
+    conn: asyncpg.Connection, user_id: uuid.UUID, consents: Consents, *, purposes: tuple[str, ...]
+) -> None:
+    values = consents.as_dict()
+    await conn.executemany(
+        "INSERT INTO consent_records (user_id, purpose, granted, wording_version) VALUES ($1, $2, $3, $4)",
+        [(user_id, p, values[p], CONSENT_WORDING_VERSION) for p in purposes],
+    )
+
+
+async def update_profile(
+    conn: asyncpg.Connection, user_id: uuid.UUID, *, display_name: str, consents: Consents
+) -> None:
+    await conn.execute(
+        "UPDATE users SET display_name = $2, consents = $3, updated_at = now() WHERE id = $1",
+        user_id,
+        display_name,
+        consents.as_dict(),
+    )
+
+
+async def add_grant(
+    conn: asyncpg.Connection, user_id: uuid.UUID, grant: RoleGrant, *, granted_by: uuid.UUID | None
+) -> bool:
+    """True if the grant is new."""
+    status = await conn.execute(
+        """INSERT INTO user_roles (user_id, role, constituency_code, granted_by) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING""",
+        user_id,
+        grant.role,
+        grant.constituency_code,
+        granted_by,
+    )
+    return status.endswith(" 1")
+
+
+async def remove_grant(conn: asyncpg.Connection, user_id: uuid.UUID, grant: RoleGrant) -> bool:
+    status = await conn.execute(
+        "DELETE FROM user_roles WHERE user_id = $1 AND role = $2 AND constituency_code = $3",
+        user_id,
+        grant.role,
+        grant.constituency_code,
+    )
+    return status.endswith(" 1")
+
+
+async def count_admins(conn: asyncpg.Connection) -> int:
+    # Locks the admin rows so two admins cannot demote each other at the same moment.
+    rows = await conn.fetch("SELECT user_id FROM user_roles WHERE role = 'admin' FOR UPDATE")
+    return len(rows)
+
+
+async def search_users(
+    conn: asyncpg.Connection, *, email: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[User]:
+    rows = await conn.fetch(
+        f"""SELECT {_USER_COLUMNS} FROM users
+            WHERE ($1::text IS NULL OR email_lower LIKE '%' || lower($1) || '%')
+              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $4""",
+        _escape_like(email) if email else None,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    grants = await conn.fetch(
+        "SELECT user_id, role, constituency_code FROM user_roles WHERE user_id = ANY($1::uuid[])",
+        [r["id"] for r in rows],
+    )
+    by_user: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for g in grants:
+        by_user.setdefault(g["user_id"], []).append(g)
+    return [_user(r, by_user.get(r["id"], [])) for r in rows]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- refresh tokens ----------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    conn: asyncpg.Connection, *, token_hash: bytes, family_id: uuid.UUID, user_id: uuid.UUID, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+        token_hash,
+        family_id,
+        user_id,
+        expires_at,
+    )
+
+
+async def use_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    """Mark a live token used, atomically; None if it is unknown, used, revoked or expired."""
+    return await conn.fetchrow(
+        """UPDATE refresh_tokens SET used_at = now()
+           WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+           RETURNING family_id, user_id""",
+        token_hash,
+    )
+
+
+async def find_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT family_id, user_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1", token_hash
+    )
+
+
+async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL", family_id
+    )
+
+
+# -- sign-in throttling ------------------------------------------------------------------------
+
+
+async def recent_failures(conn: asyncpg.Connection, *, email: str, source: str, window_s: int) -> list[datetime]:
+    rows = await conn.fetch(
+        """SELECT failed_at FROM login_failures
+           WHERE email_lower = lower($1) AND source = $2 AND failed_at > now() - make_interval(secs => $3)
+           ORDER BY failed_at""",
+        email,
+        source,
+        window_s,
+    )
+    return [r["failed_at"] for r in rows]
+
+
+async def record_failure(conn: asyncpg.Connection, *, email: str, source: str) -> None:
+    await conn.execute("INSERT INTO login_failures (email_lower, source) VALUES (lower($1), $2)", email[:254], source)
+
+
+async def clear_failures(conn: asyncpg.Connection, *, email: str, source: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE email_lower = lower($1) AND source = $2", email, source)
+
+
+async def prune_failures(conn: asyncpg.Connection, *, window_s: int) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => $1)", window_s)

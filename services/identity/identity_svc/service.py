@@ -1,0 +1,327 @@
+"""Identity use cases: each runs in one transaction and writes its events to the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+
+from identity_svc import repository as repo
+from identity_svc.domain import (
+    ADMIN,
+    Consents,
+    RoleGrant,
+    RuleBroken,
+    User,
+    change_consents,
+    check_password,
+    check_role_grant,
+    initial_consents,
+    normalise_display_name,
+    normalise_email,
+)
+from identity_svc.passwords import Passwords
+from identity_svc.tokens import KeyRing, TokenPair, hash_refresh_token, issue_access_token, new_refresh_token
+from lx_contracts import identity as ev
+from lx_contracts import topics
+from lx_platform.outbox import enqueue
+
+SERVICE = "identity"
+
+
+class NotAuthenticated(Exception):
+    pass
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+class RuleBrokenMany(Exception):
+    """Several inputs break rules at once; all are reported together."""
+
+    def __init__(self, errors: list[RuleBroken]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+T = TypeVar("T")
+
+
+def _collect(errors: list[RuleBroken], check: Callable[[], T]) -> T | None:
+    try:
+        return check()
+    except RuleBroken as exc:
+        errors.append(exc)
+        return None
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    keys: KeyRing
+    issuer: str
+    audience: str
+    access_ttl_s: int
+    refresh_ttl_s: int
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    limit: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the routes hand to the use cases."""
+
+    db: asyncpg.Pool
+    passwords: Passwords
+    tokens: TokenPolicy
+    throttle: ThrottlePolicy
+
+
+def _consent_state(c: Consents) -> ev.ConsentState:
+    return ev.ConsentState(discoverable=c.discoverable, contact_by_x=c.contact_by_x)
+
+
+async def _emit(conn: asyncpg.Connection, topic: topics.Topic, user_id: uuid.UUID, data: BaseModel) -> None:
+    await enqueue(conn, topic=topic.name, service=SERVICE, subject=str(user_id), data=data)
+
+
+async def register(
+    *,
+    db: asyncpg.Pool,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    display_name: str,
+    terms: bool,
+    discoverable: bool,
+    contact_by_x: bool,
+    admin: bool = False,
+) -> User:
+    errors: list[RuleBroken] = []
+    email = _collect(errors, lambda: normalise_email(email)) or email
+    display_name = _collect(errors, lambda: normalise_display_name(display_name)) or display_name
+    _collect(errors, lambda: check_password(password))
+    consents = _collect(
+        errors, lambda: initial_consents(terms=terms, discoverable=discoverable, contact_by_x=contact_by_x)
+    )
+    if errors or consents is None:
+        raise RuleBrokenMany(errors)
+    password_hash = await passwords.hash(password)
+    user_id = uuid.uuid4()
+    async with db.acquire() as conn, conn.transaction():
+        await repo.insert_user(
+            conn,
+            user_id=user_id,
+            email=email,
+            password_hash=password_hash,
+            display_name=display_name,
+            consents=consents,
+        )
+        await _emit(
+            conn,
+            topics.USER_REGISTERED,
+            user_id,
+            ev.UserRegistered(
+                user_id=user_id, display_name=display_name, roles=["supporter"], consents=_consent_state(consents)
+            ),
+        )
+        if admin:
+            await repo.add_grant(conn, user_id, RoleGrant(ADMIN), granted_by=None)
+            await _emit(conn, topics.ROLE_GRANTED, user_id, ev.RoleGranted(user_id=user_id, role=ADMIN))
+        user = await repo.get_user(conn, user_id)
+    assert user is not None
+    return user
+
+
+async def _issue_pair(conn: asyncpg.Connection, user: User, policy: TokenPolicy, *, family_id: uuid.UUID) -> TokenPair:
+    refresh = new_refresh_token()
+    await repo.insert_refresh_token(
+        conn,
+        token_hash=hash_refresh_token(refresh),
+        family_id=family_id,
+        user_id=user.id,
+        expires_at=datetime.now(UTC) + timedelta(seconds=policy.refresh_ttl_s),
+    )
+    access = issue_access_token(
+        policy.keys, user, issuer=policy.issuer, audience=policy.audience, ttl_s=policy.access_ttl_s
+    )
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=policy.access_ttl_s)
+
+
+async def sign_in(
+    *,
+    db: asyncpg.Pool,
+    passwords: Passwords,
+    tokens: TokenPolicy,
+    throttle: ThrottlePolicy,
+    email: str,
+    password: str,
+    source: str,
+) -> TokenPair:
+    """Exchange email and password for tokens; throttled per account and source address."""
+    email = email.strip()[:254]
+    async with db.acquire() as conn:
+        failures = await repo.recent_failures(conn, email=email, source=source, window_s=throttle.window_s)
+        if len(failures) >= throttle.limit:
+            oldest = failures[-throttle.limit]
+            wait = (oldest + timedelta(seconds=throttle.window_s)) - datetime.now(UTC)
+            raise Throttled(max(1, int(wait.total_seconds()) + 1))
+        found = await repo.get_credentials(conn, email)
+    user, password_hash = found if found else (None, None)
+    if not await passwords.verify(password_hash, password) or user is None:
+        async with db.acquire() as conn:
+            await repo.record_failure(conn, email=email, source=source)
+        raise NotAuthenticated
+    async with db.acquire() as conn, conn.transaction():
+        await repo.clear_failures(conn, email=email, source=source)
+        return await _issue_pair(conn, user, tokens, family_id=uuid.uuid4())
+
+
+async def refresh(*, db: asyncpg.Pool, tokens: TokenPolicy, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token; presenting one already used revokes its whole family."""
+    token_hash = hash_refresh_token(refresh_token)
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            row = await repo.use_refresh_token(conn, token_hash)
+            if row is not None:
+                user = await repo.get_user(conn, row["user_id"])
+                if user is not None:
+                    return await _issue_pair(conn, user, tokens, family_id=row["family_id"])
+        seen = await repo.find_refresh_token(conn, token_hash)
+        if seen is not None and seen["used_at"] is not None:
+            # Reuse of a rotated token: someone else may hold the family. End it.
+            await repo.revoke_family(conn, seen["family_id"])
+    raise NotAuthenticated
+
+
+async def logout(*, db: asyncpg.Pool, refresh_token: str) -> None:
+    async with db.acquire() as conn:
+        seen = await repo.find_refresh_token(conn, hash_refresh_token(refresh_token))
+        if seen is not None:
+            await repo.revoke_family(conn, seen["family_id"])
+
+
+async def get_user(*, db: asyncpg.Pool, user_id: uuid.UUID) -> User:
+    async with db.acquire() as conn:
+        user = await repo.get_user(conn, user_id)
+    if user is None:
+        raise NotFound
+    return user
+
+
+async def update_me(
+    *, db: asyncpg.Pool, user_id: uuid.UUID, display_name: str | None, consent_changes: dict[str, bool]
+) -> User:
+    async with db.acquire() as conn, conn.transaction():
+        user = await repo.get_user(conn, user_id, for_update=True)
+        if user is None:
+            raise NotFound
+        name = normalise_display_name(display_name) if display_name is not None else user.display_name
+        consents = change_consents(user.consents, consent_changes)
+        if name == user.display_name and consents == user.consents:
+            return user
+        await repo.update_profile(conn, user_id, display_name=name, consents=consents)
+        changed = tuple(
+            p for p in ("discoverable", "contact_by_x") if getattr(consents, p) != getattr(user.consents, p)
+        )
+        if changed:
+            await repo.record_consents(conn, user_id, consents, purposes=changed)
+        await _emit(
+            conn,
+            topics.USER_UPDATED,
+            user_id,
+            ev.UserUpdated(user_id=user_id, display_name=name, consents=_consent_state(consents)),
+        )
+        updated = await repo.get_user(conn, user_id)
+    assert updated is not None
+    return updated
+
+
+async def search_users(
+    *, db: asyncpg.Pool, email: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[User]:
+    async with db.acquire() as conn:
+        return await repo.search_users(conn, email=email, after=after, limit=limit)
+
+
+async def grant_role(
+    *, db: asyncpg.Pool, actor: uuid.UUID, user_id: uuid.UUID, role: str, constituency_code: str | None
+) -> User:
+    grant = check_role_grant(role, constituency_code)
+    async with db.acquire() as conn, conn.transaction():
+        if await repo.get_user(conn, user_id, for_update=True) is None:
+            raise NotFound
+        if await repo.add_grant(conn, user_id, grant, granted_by=actor):
+            await _emit(
+                conn,
+                topics.ROLE_GRANTED,
+                user_id,
+                ev.RoleGranted(user_id=user_id, role=grant.role, constituency_code=grant.constituency_code or None),
+            )
+        user = await repo.get_user(conn, user_id)
+    assert user is not None
+    return user
+
+
+async def revoke_role(*, db: asyncpg.Pool, user_id: uuid.UUID, role: str, constituency_code: str | None) -> User:
+    grant = check_role_grant(role, constituency_code)
+    async with db.acquire() as conn, conn.transaction():
+        user = await repo.get_user(conn, user_id, for_update=True)
+        if user is None:
+            raise NotFound
+        if grant.role == ADMIN and user.is_admin and await repo.count_admins(conn) <= 1:
+            raise Conflict("This is the last admin; grant admin to someone else first.")
+        if await repo.remove_grant(conn, user_id, grant):
+            await _emit(
+                conn,
+                topics.ROLE_REVOKED,
+                user_id,
+                ev.RoleRevoked(user_id=user_id, role=grant.role, constituency_code=grant.constituency_code or None),
+            )
+        updated = await repo.get_user(conn, user_id)
+    assert updated is not None
+    return updated
+
+
+async def ensure_bootstrap_admin(*, db: asyncpg.Pool, passwords: Passwords, email: str, password: str) -> None:
+    """Create the first admin from settings, or make sure the existing account holds the admin role."""
+    async with db.acquire() as conn:
+        found = await repo.get_credentials(conn, email)
+    if found is None:
+        try:
+            await register(
+                db=db,
+                passwords=passwords,
+                email=email,
+                password=password,
+                display_name="Admin",
+                terms=True,
+                discoverable=False,
+                contact_by_x=False,
+                admin=True,
+            )
+            return
+        except repo.EmailTaken:  # another replica created it first
+            return
+    user, _ = found
+    if not user.is_admin:
+        await grant_role(db=db, actor=user.id, user_id=user.id, role=ADMIN, constituency_code=None)

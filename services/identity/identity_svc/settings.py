@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from lx_platform.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    port: int = 8101
+    db_schema: str = "identity"
+    signing_keys_dir: Path = Field(
+        default=Path(".data/run/secrets/jwt"),
+        description="Folder of Ed25519 PKCS#8 PEM files; the newest signs, all are published.",
+    )
+    access_token_ttl_s: int = Field(default=900, le=900)
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    login_failure_limit: int = 10
+    login_failure_window_s: int = 15 * 60
+    bootstrap_admin_email: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("IDENTITY_BOOTSTRAP_ADMIN_EMAIL", "BOOTSTRAP_ADMIN_EMAIL"),
+    )
+    bootstrap_admin_password: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("IDENTITY_BOOTSTRAP_ADMIN_PASSWORD", "BOOTSTRAP_ADMIN_PASSWORD"),
+    )
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19_456
+    argon2_parallelism: int = 1
