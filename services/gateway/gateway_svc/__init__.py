@@ -1,0 +1,1 @@
+"""The API gateway: the one public origin for web and mobile clients."""

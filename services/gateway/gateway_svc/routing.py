@@ -1,0 +1,38 @@
+"""Which service owns which public path. First match wins; pages go to the web client."""
+
+from __future__ import annotations
+
+import re
+
+_TABLE: list[tuple[str, str]] = [
+    (r"^/api/v1/auth/x(/|$)", "twitter-gateway"),
+    (r"^/api/v1/me/x$", "twitter-gateway"),
+    (r"^/api/v1/admin/x$", "twitter-gateway"),
+    (r"^/api/v1/auth(/|$)", "identity"),
+    (r"^/api/v1/me(/export)?$", "identity"),
+    (r"^/api/v1/admin/users(/|$)", "identity"),
+    (r"^/api/v1/(constituencies|skills|supporters)(/|$)", "skills"),
+    (r"^/api/v1/me/profile$", "skills"),
+    (r"^/api/v1/admin/imports(/|$)", "skills"),
+    (r"^/api/v1/requests/[^/]+/matches$", "matcher"),
+    (r"^/api/v1/me/opportunities$", "matcher"),
+    (r"^/api/v1/stats(/|$)", "matcher"),
+    (r"^/api/v1/requests(/|$)", "requests"),
+    (r"^/api/v1/me/(requests|offers|invitations)$", "requests"),
+]
+ROUTES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), p, s) for p, s in _TABLE]
+
+# Internal endpoints of the services behind the gateway are never reachable through it.
+_INTERNAL = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs|redoc)(/|$)")
+
+
+def route(path: str) -> tuple[str, str] | None:
+    """(service, route template) for a public path, or None if nothing public lives there."""
+    if path.startswith("/api/"):
+        for pattern, template, service in ROUTES:
+            if pattern.match(path):
+                return service, template
+        return None
+    if _INTERNAL.match(path):
+        return None
+    return "web", "/{page}"
