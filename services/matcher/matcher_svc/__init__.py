@@ -1,0 +1,1 @@
+"""Matcher: Ranked matches in both directions and campaign statistics."""

@@ -1,0 +1,1 @@
+"""Help requests: Help requests, offers and invitations."""

@@ -1,0 +1,1 @@
+"""Skills and profiles: Skill taxonomy, volunteer profiles, constituencies and organiser search."""

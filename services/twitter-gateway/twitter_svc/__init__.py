@@ -1,0 +1,1 @@
+"""Twitter gateway: Everything that touches X: sign-in, ingestion, notifications."""

@@ -1,0 +1,1 @@
+"""The web client: server-rendered pages over the public API."""
