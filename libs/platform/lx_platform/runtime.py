@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import create_model
 
+from lx_contracts.envelope import CloudEvent
+from lx_contracts.topics import Topic
 from lx_platform.auth import TokenVerifier
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import create_pool
@@ -34,7 +40,14 @@ StartHook = Callable[["ServiceRuntime"], Awaitable[None]]
 class ServiceRuntime:
     """Owns a service's connections and background work for the life of its process."""
 
-    def __init__(self, *, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: ServiceSettings,
+        migrations_dir: Path,
+        publishes: Sequence[Topic] = (),
+    ) -> None:
         self.name = name
         self.settings = settings
         self.migrations_dir = migrations_dir
@@ -47,6 +60,11 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.events = EventConsumer(broker=self.broker, group_id=name)
+        # Declared so the AsyncAPI document shows what this service emits (the relay does the sending).
+        for topic in publishes:
+            self.broker.publisher(
+                topic.name, schema=event_schema(topic), title=topic.name, description=topic.description
+            )
         self.verifier = TokenVerifier(
             jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
@@ -55,6 +73,23 @@ class ServiceRuntime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_started = False
+        self._periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` every `seconds` while the service runs (housekeeping); failures are logged, not fatal."""
+        if self._pool is not None:  # already running: start it now
+            self._tasks.append(asyncio.create_task(self._run_periodic(name, seconds, job), name=name))
+        else:
+            self._periodic.append((name, seconds, job))
+
+    async def _run_periodic(self, name: str, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while not self._stop.is_set():
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job failed", extra={"job": name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -85,6 +120,8 @@ class ServiceRuntime:
             retention=timedelta(hours=s.outbox_retention_hours),
         )
         self._tasks.append(asyncio.create_task(relay.run(self._stop), name="outbox-relay"))
+        for name, seconds, job in self._periodic:
+            self._tasks.append(asyncio.create_task(self._run_periodic(name, seconds, job), name=name))
         self.events.subscribe(self._pool)
         if self.events.handlers:
             await self.broker.start()
@@ -116,6 +153,12 @@ class ServiceRuntime:
             checks["kafka"] = "unreachable"
         return checks
 
+    def asyncapi_document(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of what this service publishes and consumes."""
+        spec = AsyncAPI(self.broker, title=f"Labour Exchange {self.name} events", version="1.0.0")
+        document: dict[str, Any] = spec.to_specification().to_jsonable()
+        return document
+
     def create_app(
         self,
         *,
@@ -146,7 +189,19 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         add_health_routes(app, self.ready)
+
+        @app.get("/asyncapi.json", include_in_schema=False)
+        async def asyncapi() -> dict[str, Any]:
+            return self.asyncapi_document()
+
         return app
+
+
+@functools.cache
+def event_schema(topic: Topic) -> type[CloudEvent]:
+    """The envelope with this topic's payload as `data`, for documentation."""
+    name = "".join(part.capitalize() for part in topic.name.replace(".", "-").split("-")[1:-1]) + "Event"
+    return create_model(name, __base__=CloudEvent, data=(topic.payload, ...))
 
 
 def add_health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, str]]] | None) -> None:

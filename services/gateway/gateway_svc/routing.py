@@ -23,7 +23,7 @@ _TABLE: list[tuple[str, str]] = [
 ROUTES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), p, s) for p, s in _TABLE]
 
 # Internal endpoints of the services behind the gateway are never reachable through it.
-_INTERNAL = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs|redoc)(/|$)")
+_INTERNAL = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|asyncapi\.json|docs|redoc)(/|$)")
 
 
 def route(path: str) -> tuple[str, str] | None:
