@@ -11,6 +11,7 @@ from identity_svc.api import router
 from identity_svc.passwords import Passwords
 from identity_svc.settings import IdentitySettings
 from identity_svc.tokens import KeyRing
+from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -18,12 +19,17 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
-    runtime = ServiceRuntime(name="identity", settings=settings, migrations_dir=MIGRATIONS)
-    keys = KeyRing.load(settings.signing_keys_dir)
-    # Identity verifies its own tokens with its own public keys, no HTTP round trip.
-    runtime.verifier.add_jwks(keys.jwks())
+    runtime = ServiceRuntime(
+        name="identity",
+        settings=settings,
+        migrations_dir=MIGRATIONS,
+        publishes=[topics.USER_REGISTERED, topics.USER_UPDATED, topics.ROLE_GRANTED, topics.ROLE_REVOKED],
+    )
 
     async def on_start(rt: ServiceRuntime) -> None:
+        keys = KeyRing.load(settings.signing_keys_dir)
+        # Identity verifies its own tokens with its own public keys, no HTTP round trip.
+        rt.verifier.add_jwks(keys.jwks())
         passwords = Passwords(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,
@@ -44,6 +50,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             ),
         )
         app.state.deps = deps
+        rt.every(600, "identity-housekeeping", lambda: service.housekeeping(db=rt.pool, throttle=deps.throttle))
         if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
             await service.ensure_bootstrap_admin(
                 db=rt.pool,

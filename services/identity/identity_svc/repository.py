@@ -215,5 +215,9 @@ async def clear_failures(conn: asyncpg.Connection, *, email: str, source: str) -
     await conn.execute("DELETE FROM login_failures WHERE email_lower = lower($1) AND source = $2", email, source)
 
 
-async def prune_failures(conn: asyncpg.Connection, *, window_s: int) -> None:
-    await conn.execute("DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => $1)", window_s)
+async def prune(conn: asyncpg.Connection, *, failure_window_s: int) -> None:
+    """Forget sign-in failures older than the throttling window and refresh tokens long expired."""
+    await conn.execute(
+        "DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => $1)", failure_window_s
+    )
+    await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'")

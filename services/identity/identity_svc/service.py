@@ -325,3 +325,8 @@ async def ensure_bootstrap_admin(*, db: asyncpg.Pool, passwords: Passwords, emai
     user, _ = found
     if not user.is_admin:
         await grant_role(db=db, actor=user.id, user_id=user.id, role=ADMIN, constituency_code=None)
+
+
+async def housekeeping(*, db: asyncpg.Pool, throttle: ThrottlePolicy) -> None:
+    async with db.acquire() as conn:
+        await repo.prune(conn, failure_window_s=throttle.window_s)
