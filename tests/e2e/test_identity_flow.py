@@ -186,3 +186,36 @@ def test_registration_publishes_an_event_without_personal_contact_data(stack: St
     assert person.email not in json.dumps(event)
     headers = dict(next(r for r in records if r.key == person.id.encode()).headers)  # type: ignore[attr-defined]
     assert headers["traceparent"].startswith(b"00-")
+
+
+def test_two_refreshes_racing_with_one_token_never_both_succeed(stack: Stack, gateway: httpx.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    person = register_and_sign_in(gateway)
+
+    def refresh() -> int:
+        with httpx.Client(base_url=stack.gateway_url) as client:
+            return client.post("/api/v1/auth/refresh", json={"refresh_token": person.refresh_token}).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = list(pool.map(lambda _: refresh(), range(4)))
+    assert codes.count(200) <= 1 and set(codes) <= {200, 401}, codes
+
+
+def test_identity_restart_keeps_accounts_and_the_single_bootstrap_admin(
+    stack: Stack, gateway: httpx.Client, admin: Person
+) -> None:
+    person = register_and_sign_in(gateway)
+    stack.stop_service("identity")
+    down = gateway.get("/api/v1/me", headers=person.auth)
+    assert down.status_code == 503 and down.headers["content-type"] == PROBLEM
+    stack.start_service("identity")
+    assert gateway.get("/api/v1/me", headers=person.auth).json()["id"] == person.id
+    t = gateway.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
+    assert t.status_code == 200
+    found = gateway.get(
+        "/api/v1/admin/users",
+        params={"email": stack.admin_email},
+        headers={"Authorization": f"Bearer {t.json()['access_token']}"},
+    ).json()["items"]
+    assert [u["id"] for u in found] == [admin.id]

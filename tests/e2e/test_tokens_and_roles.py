@@ -119,14 +119,14 @@ def test_admin_grants_and_revokes_an_organiser_role(gateway: httpx.Client, admin
     r = gateway.post(
         f"/api/v1/admin/users/{organiser.id}/roles",
         headers=admin.auth,
-        json={"role": "organiser", "constituency_code": "E14001361"},
+        json={"role": "organiser", "constituency_code": "E14001354"},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["roles"] == ["supporter", "organiser"] and r.json()["organiser_of"] == ["E14001361"]
+    assert r.json()["roles"] == ["supporter", "organiser"] and r.json()["organiser_of"] == ["E14001354"]
 
     # A fresh token carries the new role.
     t = gateway.post("/api/v1/auth/token", json={"email": organiser.email, "password": organiser.password})
-    assert _claims_from(t.json()["access_token"])["organiser_of"] == ["E14001361"]
+    assert _claims_from(t.json()["access_token"])["organiser_of"] == ["E14001354"]
 
     found = gateway.get("/api/v1/admin/users", params={"email": organiser.email[:14]}, headers=admin.auth)
     assert found.status_code == 200
@@ -136,7 +136,7 @@ def test_admin_grants_and_revokes_an_organiser_role(gateway: httpx.Client, admin
         "DELETE",
         f"/api/v1/admin/users/{organiser.id}/roles",
         headers=admin.auth,
-        json={"role": "organiser", "constituency_code": "E14001361"},
+        json={"role": "organiser", "constituency_code": "E14001354"},
     )
     assert r.status_code == 200 and r.json()["roles"] == ["supporter"]
 
