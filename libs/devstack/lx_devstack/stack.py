@@ -132,6 +132,10 @@ class Stack:
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
+            # glibc malloc: fewer arenas (each thread would keep its own), and a fixed mmap threshold so
+            # big short-lived blocks (argon2's 19 MiB per hash) go back to the OS instead of the heap.
+            "MALLOC_ARENA_MAX": "2",
+            "MALLOC_MMAP_THRESHOLD_": "1048576",
             f"{p}HOST": "127.0.0.1",
             f"{p}PORT": str(self.port_of(spec)),
             f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
