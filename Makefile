@@ -9,7 +9,7 @@ PACKAGES := libs/contracts libs/platform libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test test-fast lint format asyncapi clean help
+.PHONY: install run test test-fast lint format asyncapi bench-idle clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -51,3 +51,6 @@ asyncapi: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+bench-idle: install
+	@$(BIN)/python bench/idle.py

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import httpx
 import pytest
 
+from lx_devstack.ports import free_port
 from lx_devstack.services import GATEWAY, SERVICES
 from lx_devstack.stack import Stack
 
@@ -88,14 +88,8 @@ def test_every_service_is_alive_and_ready(stack: Stack) -> None:
         assert httpx.get(f"{base}/metrics").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_client_over_its_rate_limit_gets_429_with_retry_after(stack: Stack) -> None:
-    port = _free_port()
+    port = free_port()
     env = stack.service_env(GATEWAY) | {
         "GATEWAY_PORT": str(port),
         "GATEWAY_RATE_LIMIT_PER_MINUTE": "60",

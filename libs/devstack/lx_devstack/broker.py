@@ -63,6 +63,8 @@ class EmbeddedBroker:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
+        # As servers bind: a port in TIME_WAIT after a previous run is free to use.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -12,25 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
-from lx_devstack.broker import port_is_free
-from lx_devstack.services import GATEWAY, SERVICES
+from lx_devstack.ports import free_port, free_service_port_base
+from lx_devstack.services import GATEWAY
 from lx_devstack.stack import Stack, StackConfig
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _free_base() -> int:
-    offsets = [spec.port_offset for spec in SERVICES]
-    for _ in range(200):
-        base = random.randrange(20_000, 40_000, 10)  # noqa: S311 - not a secret
-        if all(port_is_free(base + o) for o in offsets):
-            return base
-    raise RuntimeError("no free block of ports for the services")
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +20,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Everything running: embedded Postgres (or DATABASE_URL), the broker, every service, the gateway."""
     config = StackConfig.from_env(
         tmp_path_factory.mktemp("stack"),
-        gateway_port=_free_port(),
-        service_port_base=_free_base(),
-        broker_port=_free_port(),
+        gateway_port=free_port(),
+        service_port_base=free_service_port_base(),
+        broker_port=free_port(),
         ephemeral=True,
     )
     s = Stack(config)
