@@ -139,3 +139,14 @@ def test_each_service_can_touch_only_its_own_schema(stack: Stack) -> None:
             await conn.close()
 
     asyncio.run(check())
+
+
+def test_openapi_documents_bearer_auth_and_problem_errors(gateway: httpx.Client) -> None:
+    spec = gateway.get("/api/openapi.json").json()
+    me = spec["paths"]["/api/v1/me"]["get"]
+    assert me["security"] == [{"bearer": []}]
+    assert "security" not in spec["paths"]["/api/v1/auth/register"]["post"]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    invalid = spec["paths"]["/api/v1/auth/register"]["post"]["responses"]["422"]
+    assert list(invalid["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

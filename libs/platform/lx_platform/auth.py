@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import jwt
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lx_platform.http import ProblemError
 
@@ -134,7 +135,14 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def optional_principal(request: Request) -> Principal | None:
+# Declares bearer auth in OpenAPI; the header itself is parsed below, with our own errors.
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="An access token from /api/v1/auth/token"
+)
+_Bearer = Security(bearer_scheme)
+
+
+async def optional_principal(request: Request, _: HTTPAuthorizationCredentials | None = _Bearer) -> Principal | None:
     """The caller if a token was sent (an invalid one is a 401), else None."""
     token = bearer_token(request)
     if token is None:
@@ -150,7 +158,7 @@ async def optional_principal(request: Request) -> Principal | None:
         ) from exc
 
 
-async def require_principal(request: Request) -> Principal:
+async def require_principal(request: Request, _: HTTPAuthorizationCredentials | None = _Bearer) -> Principal:
     """The caller; 401 without a valid token."""
     principal = await optional_principal(request)
     if principal is None:
@@ -158,7 +166,7 @@ async def require_principal(request: Request) -> Principal:
     return principal
 
 
-async def require_admin(request: Request) -> Principal:
+async def require_admin(request: Request, _: HTTPAuthorizationCredentials | None = _Bearer) -> Principal:
     principal = await require_principal(request)
     if not principal.is_admin:
         raise ProblemError(403, "Only admins may do this.")

@@ -25,7 +25,7 @@ from lx_contracts.topics import Topic
 from lx_platform.auth import TokenVerifier
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import create_pool
-from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem
+from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem, use_problem_json_in_openapi
 from lx_platform.kafka import make_producer
 from lx_platform.logging import configure_logging
 from lx_platform.migrations import apply_migrations
@@ -186,6 +186,7 @@ class ServiceRuntime:
         app.state.token_verifier = self.verifier
         app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
         install_error_handlers(app)
+        use_problem_json_in_openapi(app)
         for router in routers:
             app.include_router(router)
         add_health_routes(app, self.ready)

@@ -43,9 +43,7 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
         "paths": {},
         "components": {
             "schemas": {},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
-        "security": [{"bearer": []}, {}],
     }
     schemas: dict[str, Any] = merged["components"]["schemas"]
     for service, doc in documents.items():
@@ -58,6 +56,9 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
         doc = _rewrite_refs(copy.deepcopy(doc), renames)
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
             schemas[renames.get(name, name)] = schema
+        merged["components"].setdefault("securitySchemes", {}).update(
+            doc.get("components", {}).get("securitySchemes", {})
+        )
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/api/"):
                 merged["paths"][path] = item

@@ -158,6 +158,7 @@ _UNAUTHENTICATED = {401: {"description": "Missing, invalid or expired token"}}
 
 @router.post(
     "/auth/register",
+    summary="Create an account",
     status_code=201,
     response_model=UserOut,
     tags=["auth"],
@@ -195,6 +196,7 @@ def _source_address(request: Request) -> str:
 
 @router.post(
     "/auth/token",
+    summary="Sign in with email and password",
     response_model=TokenOut,
     tags=["auth"],
     responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many failures"}},
@@ -222,7 +224,13 @@ async def token(body: TokenIn, request: Request, deps: Deps) -> TokenOut:
     return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@router.post("/auth/refresh", response_model=TokenOut, tags=["auth"], responses=_UNAUTHENTICATED)
+@router.post(
+    "/auth/refresh",
+    summary="Swap a refresh token for new tokens",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses=_UNAUTHENTICATED,
+)
 async def refresh(body: RefreshIn, deps: Deps) -> TokenOut:
     """Swap a refresh token for a new pair. Each refresh token works once."""
     try:
@@ -232,14 +240,14 @@ async def refresh(body: RefreshIn, deps: Deps) -> TokenOut:
     return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
-@router.post("/auth/logout", status_code=204, tags=["auth"])
+@router.post("/auth/logout", summary="Sign out", status_code=204, tags=["auth"])
 async def logout(body: RefreshIn, deps: Deps) -> Response:
     """End this sign-in: the refresh token and every rotation of it stop working."""
     await service.logout(db=deps.db, refresh_token=body.refresh_token)
     return Response(status_code=204)
 
 
-@router.get("/auth/jwks.json", tags=["auth"])
+@router.get("/auth/jwks.json", summary="Public keys for verifying access tokens", tags=["auth"])
 async def jwks(request: Request, response: Response) -> dict[str, list[dict[str, str]]]:
     """The public keys that verify access tokens."""
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -247,7 +255,7 @@ async def jwks(request: Request, response: Response) -> dict[str, list[dict[str,
     return deps.tokens.keys.jwks()
 
 
-@router.get("/me", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED)
+@router.get("/me", summary="Read my account", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED)
 async def get_me(principal: CurrentUser, deps: Deps) -> UserOut:
     try:
         return UserOut.of(await service.get_user(db=deps.db, user_id=principal.user_id))
@@ -255,7 +263,9 @@ async def get_me(principal: CurrentUser, deps: Deps) -> UserOut:
         raise ProblemError(401, "This account no longer exists.") from exc
 
 
-@router.patch("/me", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED)
+@router.patch(
+    "/me", summary="Change my name or consents", response_model=UserOut, tags=["me"], responses=_UNAUTHENTICATED
+)
 async def patch_me(body: MePatch, principal: CurrentUser, deps: Deps) -> UserOut:
     """Change your display name or consents; send only what changes."""
     changes = body.consents.model_dump(exclude_none=True) if body.consents else {}
@@ -282,7 +292,7 @@ def _encode_cursor(user: User) -> str:
     return base64.urlsafe_b64encode(f"{user.created_at.isoformat()}|{user.id}".encode()).decode()
 
 
-@router.get("/admin/users", response_model=UserPage, tags=["admin"])
+@router.get("/admin/users", summary="Find users (admin)", response_model=UserPage, tags=["admin"])
 async def find_users(
     _: Admin,
     deps: Deps,
@@ -297,7 +307,7 @@ async def find_users(
     return UserPage(items=[UserOut.of(u) for u in page], next_cursor=_encode_cursor(page[-1]) if more else None)
 
 
-@router.post("/admin/users/{user_id}/roles", response_model=UserOut, tags=["admin"])
+@router.post("/admin/users/{user_id}/roles", summary="Grant a role (admin)", response_model=UserOut, tags=["admin"])
 async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, deps: Deps) -> UserOut:
     """Grant organiser (for one constituency) or admin."""
     try:
@@ -311,7 +321,7 @@ async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, deps: Deps)
     return UserOut.of(user)
 
 
-@router.delete("/admin/users/{user_id}/roles", response_model=UserOut, tags=["admin"])
+@router.delete("/admin/users/{user_id}/roles", summary="Revoke a role (admin)", response_model=UserOut, tags=["admin"])
 async def revoke_role(user_id: uuid.UUID, body: RoleIn, _: Admin, deps: Deps) -> UserOut:
     """Revoke a role; revoking one the user does not hold changes nothing."""
     try:
