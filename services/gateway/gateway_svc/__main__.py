@@ -1,13 +1,4 @@
-import uvicorn
-
 from gateway_svc.settings import GatewaySettings
+from lx_platform.serve import serve
 
-settings = GatewaySettings()
-uvicorn.run(
-    "gateway_svc.app:create_app",
-    factory=True,
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    access_log=False,
-)
+serve("gateway_svc.app:create_app", GatewaySettings())

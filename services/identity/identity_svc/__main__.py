@@ -1,13 +1,4 @@
-import uvicorn
-
 from identity_svc.settings import IdentitySettings
+from lx_platform.serve import serve
 
-settings = IdentitySettings()
-uvicorn.run(
-    "identity_svc.app:create_app",
-    factory=True,
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    access_log=False,
-)
+serve("identity_svc.app:create_app", IdentitySettings())

@@ -1,13 +1,4 @@
-import uvicorn
-
+from lx_platform.serve import serve
 from matcher_svc.settings import MatcherSettings
 
-settings = MatcherSettings()
-uvicorn.run(
-    "matcher_svc.app:create_app",
-    factory=True,
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    access_log=False,
-)
+serve("matcher_svc.app:create_app", MatcherSettings())

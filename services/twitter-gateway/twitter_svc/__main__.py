@@ -1,13 +1,4 @@
-import uvicorn
-
+from lx_platform.serve import serve
 from twitter_svc.settings import TwitterSettings
 
-settings = TwitterSettings()
-uvicorn.run(
-    "twitter_svc.app:create_app",
-    factory=True,
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    access_log=False,
-)
+serve("twitter_svc.app:create_app", TwitterSettings())

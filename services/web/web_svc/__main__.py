@@ -1,8 +1,4 @@
-import uvicorn
-
+from lx_platform.serve import serve
 from web_svc.settings import WebSettings
 
-settings = WebSettings()
-uvicorn.run(
-    "web_svc.app:create_app", factory=True, host=settings.host, port=settings.port, log_config=None, access_log=False
-)
+serve("web_svc.app:create_app", WebSettings())
