@@ -5,33 +5,34 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lx_contracts.base import Payload
 
 
-class _Payload(BaseModel):
-    # Consumers tolerate fields added later to the same topic version.
-    model_config = ConfigDict(extra="ignore")
-
-
-class ConsentState(_Payload):
+class ConsentState(Payload):
     discoverable: bool = Field(description="May appear in organiser search and matches.")
     contact_by_x: bool = Field(description="May be contacted by X direct message.")
 
 
-class UserRegistered(_Payload):
+class UserRegistered(Payload):
     user_id: uuid.UUID
     display_name: str = Field(min_length=1, max_length=80)
     roles: list[str] = Field(description="Roles at registration, normally just `supporter`.")
     consents: ConsentState
+    invited: bool = Field(
+        default=False,
+        description="Created by an admin's import; the person has not yet set a password or given consent.",
+    )
 
 
-class UserUpdated(_Payload):
+class UserUpdated(Payload):
     user_id: uuid.UUID
     display_name: str = Field(min_length=1, max_length=80)
     consents: ConsentState
 
 
-class RoleChanged(_Payload):
+class RoleChanged(Payload):
     user_id: uuid.UUID
     role: Literal["organiser", "admin"]
     constituency_code: str | None = Field(

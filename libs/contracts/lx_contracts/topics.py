@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from lx_contracts import identity
+from lx_contracts import identity, requests, skills
 
 DLQ_SUFFIX = ".dlq"
 
@@ -39,7 +39,50 @@ USER_UPDATED = Topic(
 ROLE_GRANTED = Topic("identity.role-granted.v1", identity.RoleGranted, description="An admin granted a role.")
 ROLE_REVOKED = Topic("identity.role-revoked.v1", identity.RoleRevoked, description="An admin revoked a role.")
 
-ALL: tuple[Topic, ...] = (USER_REGISTERED, USER_UPDATED, ROLE_GRANTED, ROLE_REVOKED)
+PROFILE_UPDATED = Topic(
+    "skills.profile-updated.v1",
+    skills.ProfileUpdated,
+    description="A supporter's profile (skills, availability, where they can help) as it now stands.",
+)
+SKILL_ADDED = Topic(
+    "skills.skill-added.v1", skills.SkillAdded, partitions=1, description="A skill joined the taxonomy."
+)
+
+REQUEST_OPENED = Topic("requests.request-opened.v1", requests.RequestOpened, description="A help request opened.")
+REQUEST_UPDATED = Topic(
+    "requests.request-updated.v1",
+    requests.RequestUpdated,
+    description="A request changed: edited, approved, filled, or reopened by a withdrawal.",
+)
+REQUEST_CLOSED = Topic(
+    "requests.request-closed.v1", requests.RequestClosed, description="A request was completed, cancelled or rejected."
+)
+OFFER_MADE = Topic("requests.offer-made.v1", requests.OfferMade, description="Someone offered to help.")
+OFFER_ACCEPTED = Topic("requests.offer-accepted.v1", requests.OfferAccepted, description="An offer was accepted.")
+OFFER_DECLINED = Topic("requests.offer-declined.v1", requests.OfferDeclined, description="An offer was declined.")
+OFFER_WITHDRAWN = Topic(
+    "requests.offer-withdrawn.v1", requests.OfferWithdrawn, description="The offerer withdrew an offer."
+)
+INVITATION_SENT = Topic(
+    "requests.invitation-sent.v1", requests.InvitationSent, description="A supporter was invited to a request."
+)
+
+ALL: tuple[Topic, ...] = (
+    USER_REGISTERED,
+    USER_UPDATED,
+    ROLE_GRANTED,
+    ROLE_REVOKED,
+    PROFILE_UPDATED,
+    SKILL_ADDED,
+    REQUEST_OPENED,
+    REQUEST_UPDATED,
+    REQUEST_CLOSED,
+    OFFER_MADE,
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_WITHDRAWN,
+    INVITATION_SENT,
+)
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL}
 
 

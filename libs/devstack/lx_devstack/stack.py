@@ -140,6 +140,8 @@ class Stack:
             f"{p}PORT": str(self.port_of(spec)),
             f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             f"{p}JWKS_URL": f"{identity_url}/api/v1/auth/jwks.json",
+            # For the few documented internal calls a waiting user needs (docs/internal-api.md).
+            f"{p}IDENTITY_URL": identity_url,
         }
         if spec.schema:
             env[f"{p}DATABASE_URL"] = self.dsns[spec.name]

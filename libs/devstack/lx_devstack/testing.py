@@ -73,6 +73,23 @@ def register_and_sign_in(client: httpx.Client, *, discoverable: bool = True, nam
     return Person(email, password, name, r.json()["id"], body["access_token"], body["refresh_token"])
 
 
+def make_organiser(client: httpx.Client, admin: Person, *constituency_codes: str) -> Person:
+    """A new account made organiser of the given constituencies, signed in again so its token says so."""
+    someone = register_and_sign_in(client, name="Test Organiser")
+    for code in constituency_codes:
+        r = client.post(
+            f"/api/v1/admin/users/{someone.id}/roles",
+            headers=admin.auth,
+            json={"role": "organiser", "constituency_code": code},
+        )
+        assert r.status_code == 200, r.text
+    t = client.post("/api/v1/auth/token", json={"email": someone.email, "password": someone.password})
+    assert t.status_code == 200, t.text
+    someone.access_token = t.json()["access_token"]
+    someone.refresh_token = t.json()["refresh_token"]
+    return someone
+
+
 @pytest.fixture
 def person(gateway: httpx.Client) -> Person:
     return register_and_sign_in(gateway)
@@ -113,4 +130,4 @@ async def scratch_schema(stack: Stack) -> AsyncIterator[tuple[str, str]]:
         await conn.close()
 
 
-__all__ = ["GATEWAY", "Person", "register_and_sign_in"]
+__all__ = ["GATEWAY", "Person", "make_organiser", "register_and_sign_in"]

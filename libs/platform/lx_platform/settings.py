@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = 24 * 7
     outbox_batch_size: int = 500
     jwks_url: str = "http://127.0.0.1:8101/api/v1/auth/jwks.json"
+    identity_url: str = Field(
+        default="http://127.0.0.1:8101", description="Identity's base URL, for documented internal calls."
+    )
     jwt_issuer: str = "labour-exchange"
     jwt_audience: str = "labour-exchange-api"
     log_level: str = "INFO"
