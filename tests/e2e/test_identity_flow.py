@@ -51,6 +51,7 @@ def test_new_user_registers_signs_in_and_reads_me(gateway: httpx.Client) -> None
         "organiser_of": [],
         "consents": {"terms": True, "discoverable": True, "contact_by_x": False},
         "x_account": None,
+        "status": "active",
     }
 
 

@@ -17,6 +17,8 @@ from lx_platform.auth import Principal, require_admin, require_principal
 from lx_platform.http import ProblemError
 
 router = APIRouter(prefix="/api/v1")
+# Called by other services only (docs/internal-api.md); the gateway never routes here.
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 
 class _Body(BaseModel):
@@ -71,6 +73,32 @@ class MePatch(_Body):
     consents: ConsentsPatch | None = None
 
 
+class AcceptInvitationIn(_Body):
+    invite_code: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=MAX_PASSWORD, description="At least 12 characters.")
+    consents: ConsentsIn
+
+
+class InviteAccountIn(_Body):
+    email: str = Field(max_length=MAX_EMAIL)
+    display_name: str = Field(max_length=MAX_DISPLAY_NAME * 2)
+
+
+class InviteAccountsIn(_Body):
+    accounts: list[InviteAccountIn] = Field(min_length=1, max_length=5000)
+
+
+class InvitedAccountOut(BaseModel):
+    email: str
+    user_id: uuid.UUID
+    status: Literal["created", "invited", "registered"]
+    invite_code: str | None
+
+
+class InvitedAccountsOut(BaseModel):
+    accounts: list[InvitedAccountOut]
+
+
 class RoleIn(_Body):
     role: Literal["organiser", "admin"]
     constituency_code: str | None = Field(default=None, max_length=16)
@@ -94,6 +122,9 @@ class UserOut(BaseModel):
     organiser_of: list[str]
     consents: ConsentsOut
     x_account: XAccountOut | None = None
+    status: Literal["active", "invited"] = Field(
+        default="active", description="`invited`: made by an import, not yet claimed by the person."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -120,6 +151,7 @@ class UserOut(BaseModel):
             roles=user.roles,
             organiser_of=user.organiser_of,
             consents=ConsentsOut(**user.consents.as_dict()),
+            status="invited" if user.invited else "active",
         )
 
 
@@ -335,3 +367,49 @@ async def revoke_role(user_id: uuid.UUID, body: RoleIn, _: Admin, deps: Deps) ->
     except service.Conflict as exc:
         raise ProblemError(409, str(exc)) from exc
     return UserOut.of(user)
+
+
+@router.post(
+    "/auth/invitations/accept",
+    summary="Claim an invited account",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses={401: {"description": "Unknown, used or expired invite code"}, 422: {"description": "Invalid input"}},
+)
+async def accept_invitation(body: AcceptInvitationIn, deps: Deps) -> TokenOut:
+    """Set a password and your consents for an account an organiser imported, and sign in."""
+    try:
+        pair = await service.accept_invitation(
+            db=deps.db,
+            passwords=deps.passwords,
+            tokens=deps.tokens,
+            invite_code=body.invite_code,
+            password=body.password,
+            terms=body.consents.terms,
+            discoverable=body.consents.discoverable,
+            contact_by_x=body.consents.contact_by_x,
+        )
+    except (RuleBroken, service.RuleBrokenMany) as exc:
+        raise _rules(exc) from exc
+    except service.NotAuthenticated as exc:
+        raise ProblemError(401, "This invite code is unknown, already used or expired. Ask your organiser.") from exc
+    return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@internal_router.post("/invited-accounts", response_model=InvitedAccountsOut)
+async def invite_accounts(body: InviteAccountsIn, admin: Admin, deps: Deps) -> InvitedAccountsOut:
+    """Create invited accounts for a supporter import; existing accounts are reported, never changed."""
+    try:
+        results = await service.invite_accounts(
+            db=deps.db, actor=admin.user_id, accounts=[(a.email, a.display_name) for a in body.accounts]
+        )
+    except (RuleBroken, service.RuleBrokenMany) as exc:
+        raise _rules(exc) from exc
+    except service.Conflict as exc:
+        raise ProblemError(409, str(exc)) from exc
+    return InvitedAccountsOut(
+        accounts=[
+            InvitedAccountOut(email=r.email, user_id=r.user_id, status=r.status, invite_code=r.invite_code)  # type: ignore[arg-type]
+            for r in results
+        ]
+    )

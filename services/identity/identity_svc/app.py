@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from identity_svc import service
-from identity_svc.api import router
+from identity_svc.api import internal_router, router
 from identity_svc.passwords import Passwords
 from identity_svc.settings import IdentitySettings
 from identity_svc.tokens import KeyRing
@@ -62,7 +62,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Labour Exchange identity",
         description="Accounts, tokens, roles and consents.",
-        routers=[router],
+        routers=[router, internal_router],
         on_start=on_start,
     )
     return app

@@ -10,6 +10,10 @@ from datetime import datetime
 
 from lx_contracts.constituencies import is_valid_code
 
+# An invited account was made by an admin's import; it cannot sign in until the person claims it.
+ACTIVE = "active"
+INVITED = "invited"
+
 SUPPORTER = "supporter"
 ORGANISER = "organiser"
 ADMIN = "admin"
@@ -77,6 +81,9 @@ def initial_consents(*, terms: bool, discoverable: bool, contact_by_x: bool) -> 
     return Consents(terms=True, discoverable=discoverable, contact_by_x=contact_by_x)
 
 
+NO_CONSENTS = Consents(terms=False, discoverable=False, contact_by_x=False)
+
+
 def change_consents(current: Consents, changes: dict[str, bool]) -> Consents:
     """Apply a partial change; the terms can only be withdrawn by erasing the account."""
     if changes.get("terms") is False:
@@ -119,7 +126,11 @@ class User:
     consents: Consents
     created_at: datetime
     grants: tuple[RoleGrant, ...] = field(default_factory=tuple)
-    has_password: bool = True
+    status: str = ACTIVE
+
+    @property
+    def invited(self) -> bool:
+        return self.status == INVITED
 
     @property
     def roles(self) -> list[str]:

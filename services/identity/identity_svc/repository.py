@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from identity_svc.domain import CONSENT_PURPOSES, CONSENT_WORDING_VERSION, Consents, RoleGrant, User
+from identity_svc.domain import ACTIVE, CONSENT_PURPOSES, CONSENT_WORDING_VERSION, Consents, RoleGrant, User
 
 
 class EmailTaken(Exception):
@@ -23,11 +23,11 @@ def _user(row: asyncpg.Record, grants: list[asyncpg.Record]) -> User:
         consents=Consents(terms=c["terms"], discoverable=c["discoverable"], contact_by_x=c["contact_by_x"]),
         created_at=row["created_at"],
         grants=tuple(RoleGrant(g["role"], g["constituency_code"]) for g in grants),
-        has_password=row["password_hash"] is not None,
+        status=row["status"],
     )
 
 
-_USER_COLUMNS = "id, email, display_name, consents, created_at, password_hash"
+_USER_COLUMNS = "id, email, display_name, consents, created_at, password_hash, status"
 
 
 async def _grants(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -59,20 +59,23 @@ async def insert_user(
     password_hash: str | None,
     display_name: str,
     consents: Consents,
+    status: str = ACTIVE,
 ) -> None:
     try:
         await conn.execute(
-            """INSERT INTO users (id, email, password_hash, display_name, consents)
-               VALUES ($1, $2, $3, $4, $5)""",
+            """INSERT INTO users (id, email, password_hash, display_name, consents, status)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
             user_id,
             email,
             password_hash,
             display_name,
             consents.as_dict(),
+            status,
         )
     except asyncpg.UniqueViolationError as exc:
         raise EmailTaken from exc
-    await record_consents(conn, user_id, consents, purposes=CONSENT_PURPOSES)
+    if status == ACTIVE:
+        await record_consents(conn, user_id, consents, purposes=CONSENT_PURPOSES)
 
 
 async def record_consents(
@@ -221,3 +224,42 @@ async def prune(conn: asyncpg.Connection, *, failure_window_s: int) -> None:
         "DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => $1)", failure_window_s
     )
     await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'")
+
+
+# -- invitations --------------------------------------------------------------------------------
+
+
+async def insert_invitation(
+    conn: asyncpg.Connection, *, code_hash: bytes, user_id: uuid.UUID, created_by: uuid.UUID, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO invitations (code_hash, user_id, created_by, expires_at) VALUES ($1, $2, $3, $4)",
+        code_hash,
+        user_id,
+        created_by,
+        expires_at,
+    )
+
+
+async def use_invitation(conn: asyncpg.Connection, code_hash: bytes) -> uuid.UUID | None:
+    """Mark a live code used, atomically; the invited user's id, or None."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """UPDATE invitations i SET used_at = now()
+           FROM users u
+           WHERE i.code_hash = $1 AND i.used_at IS NULL AND i.expires_at > now()
+             AND u.id = i.user_id AND u.status = 'invited'
+           RETURNING i.user_id""",
+        code_hash,
+    )
+    return user_id
+
+
+async def activate(conn: asyncpg.Connection, user_id: uuid.UUID, *, password_hash: str, consents: Consents) -> None:
+    await conn.execute(
+        """UPDATE users SET password_hash = $2, consents = $3, status = 'active', updated_at = now()
+           WHERE id = $1""",
+        user_id,
+        password_hash,
+        consents.as_dict(),
+    )
+    await record_consents(conn, user_id, consents, purposes=CONSENT_PURPOSES)

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from identity_svc import repository as repo
 from identity_svc.domain import (
     ADMIN,
+    INVITED,
+    NO_CONSENTS,
     Consents,
     RoleGrant,
     RuleBroken,
@@ -26,7 +28,7 @@ from identity_svc.domain import (
     normalise_email,
 )
 from identity_svc.passwords import Passwords
-from identity_svc.tokens import KeyRing, TokenPair, hash_refresh_token, issue_access_token, new_refresh_token
+from identity_svc.tokens import KeyRing, TokenPair, hash_opaque_token, issue_access_token, new_opaque_token
 from lx_contracts import identity as ev
 from lx_contracts import topics
 from lx_platform.outbox import enqueue
@@ -153,10 +155,10 @@ async def register(
 
 
 async def _issue_pair(conn: asyncpg.Connection, user: User, policy: TokenPolicy, *, family_id: uuid.UUID) -> TokenPair:
-    refresh = new_refresh_token()
+    refresh = new_opaque_token()
     await repo.insert_refresh_token(
         conn,
-        token_hash=hash_refresh_token(refresh),
+        token_hash=hash_opaque_token(refresh),
         family_id=family_id,
         user_id=user.id,
         expires_at=datetime.now(UTC) + timedelta(seconds=policy.refresh_ttl_s),
@@ -198,7 +200,7 @@ async def sign_in(
 
 async def refresh(*, db: asyncpg.Pool, tokens: TokenPolicy, refresh_token: str) -> TokenPair:
     """Rotate a refresh token; presenting one already used revokes its whole family."""
-    token_hash = hash_refresh_token(refresh_token)
+    token_hash = hash_opaque_token(refresh_token)
     async with db.acquire() as conn:
         async with conn.transaction():
             row = await repo.use_refresh_token(conn, token_hash)
@@ -215,7 +217,7 @@ async def refresh(*, db: asyncpg.Pool, tokens: TokenPolicy, refresh_token: str) 
 
 async def logout(*, db: asyncpg.Pool, refresh_token: str) -> None:
     async with db.acquire() as conn:
-        seen = await repo.find_refresh_token(conn, hash_refresh_token(refresh_token))
+        seen = await repo.find_refresh_token(conn, hash_opaque_token(refresh_token))
         if seen is not None:
             await repo.revoke_family(conn, seen["family_id"])
 
@@ -330,3 +332,109 @@ async def ensure_bootstrap_admin(*, db: asyncpg.Pool, passwords: Passwords, emai
 async def housekeeping(*, db: asyncpg.Pool, throttle: ThrottlePolicy) -> None:
     async with db.acquire() as conn:
         await repo.prune(conn, failure_window_s=throttle.window_s)
+
+
+INVITATION_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class InvitedAccount:
+    email: str
+    user_id: uuid.UUID
+    status: str  # created | invited | registered
+    invite_code: str | None
+
+
+async def invite_accounts(
+    *, db: asyncpg.Pool, actor: uuid.UUID, accounts: list[tuple[str, str]]
+) -> list[InvitedAccount]:
+    """Create invited accounts for an import, idempotently: existing accounts are reported, not changed."""
+    errors: list[RuleBroken] = []
+    clean: list[tuple[str, str]] = []
+    for index, (email, display_name) in enumerate(accounts):
+        row: list[RuleBroken] = []
+        clean_email = _collect(row, lambda email=email: normalise_email(email))  # type: ignore[misc]
+        clean_name = _collect(row, lambda name=display_name: normalise_display_name(name))  # type: ignore[misc]
+        errors += [RuleBroken(f"accounts.{index}.{e.field}", e.message) for e in row]
+        clean.append((clean_email or email, clean_name or display_name))
+    if errors:
+        raise RuleBrokenMany(errors)
+    results: list[InvitedAccount] = []
+    try:
+        async with db.acquire() as conn, conn.transaction():
+            for email, display_name in clean:
+                found = await repo.get_credentials(conn, email)
+                if found is not None:
+                    user = found[0]
+                    results.append(InvitedAccount(email, user.id, "invited" if user.invited else "registered", None))
+                    continue
+                user_id = uuid.uuid4()
+                await repo.insert_user(
+                    conn,
+                    user_id=user_id,
+                    email=email,
+                    password_hash=None,
+                    display_name=display_name,
+                    consents=NO_CONSENTS,
+                    status=INVITED,
+                )
+                await _emit(
+                    conn,
+                    topics.USER_REGISTERED,
+                    user_id,
+                    ev.UserRegistered(
+                        user_id=user_id,
+                        display_name=display_name,
+                        roles=["supporter"],
+                        consents=_consent_state(NO_CONSENTS),
+                        invited=True,
+                    ),
+                )
+                code = new_opaque_token()
+                await repo.insert_invitation(
+                    conn,
+                    code_hash=hash_opaque_token(code),
+                    user_id=user_id,
+                    created_by=actor,
+                    expires_at=datetime.now(UTC) + INVITATION_TTL,
+                )
+                results.append(InvitedAccount(email, user_id, "created", code))
+    except repo.EmailTaken as exc:  # another import or registration took an email meanwhile
+        raise Conflict("Some of these accounts were created meanwhile; run the import again.") from exc
+    return results
+
+
+async def accept_invitation(
+    *,
+    db: asyncpg.Pool,
+    passwords: Passwords,
+    tokens: TokenPolicy,
+    invite_code: str,
+    password: str,
+    terms: bool,
+    discoverable: bool,
+    contact_by_x: bool,
+) -> TokenPair:
+    """Claim an invited account: set its password and consents, and sign in."""
+    errors: list[RuleBroken] = []
+    _collect(errors, lambda: check_password(password))
+    consents = _collect(
+        errors, lambda: initial_consents(terms=terms, discoverable=discoverable, contact_by_x=contact_by_x)
+    )
+    if errors or consents is None:
+        raise RuleBrokenMany(errors)
+    password_hash = await passwords.hash(password)
+    async with db.acquire() as conn, conn.transaction():
+        user_id = await repo.use_invitation(conn, hash_opaque_token(invite_code))
+        if user_id is None:
+            raise NotAuthenticated
+        await repo.activate(conn, user_id, password_hash=password_hash, consents=consents)
+        user = await repo.get_user(conn, user_id)
+        assert user is not None
+        await _emit(
+            conn,
+            topics.USER_UPDATED,
+            user_id,
+            ev.UserUpdated(user_id=user_id, display_name=user.display_name, consents=_consent_state(consents)),
+        )
+        return await _issue_pair(conn, user, tokens, family_id=uuid.uuid4())

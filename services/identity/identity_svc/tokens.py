@@ -87,9 +87,10 @@ def issue_access_token(
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
-def new_refresh_token() -> str:
+def new_opaque_token() -> str:
+    """A random secret for refresh tokens and invitation codes; only its hash is stored."""
     return secrets.token_urlsafe(32)
 
 
-def hash_refresh_token(token: str) -> bytes:
+def hash_opaque_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

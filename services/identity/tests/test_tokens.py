@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from identity_svc.domain import Consents, RoleGrant, User
-from identity_svc.tokens import KeyRing, hash_refresh_token, issue_access_token, new_refresh_token
+from identity_svc.tokens import KeyRing, hash_opaque_token, issue_access_token, new_opaque_token
 from lx_platform.auth import InvalidToken, TokenVerifier
 
 pytestmark = pytest.mark.unit
@@ -87,10 +87,10 @@ async def test_wrong_audience_or_issuer_is_refused(tmp_path: Path) -> None:
 
 
 def test_refresh_tokens_are_random_and_stored_only_as_hashes() -> None:
-    a, b = new_refresh_token(), new_refresh_token()
+    a, b = new_opaque_token(), new_opaque_token()
     assert a != b and len(a) >= 40
-    assert hash_refresh_token(a) == hash_refresh_token(a) != hash_refresh_token(b)
-    assert a.encode() not in hash_refresh_token(a)
+    assert hash_opaque_token(a) == hash_opaque_token(a) != hash_opaque_token(b)
+    assert a.encode() not in hash_opaque_token(a)
 
 
 def test_an_empty_key_folder_is_a_clear_error(tmp_path: Path) -> None:
