@@ -205,6 +205,23 @@ def event_schema(topic: Topic) -> type[CloudEvent]:
     return create_model(name, __base__=CloudEvent, data=(topic.payload, ...))
 
 
+def create_plain_app(
+    *,
+    name: str,
+    log_level: str,
+    max_body_bytes: int,
+    lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    """An app for a service without a database or events (gateway, web): the same logs, errors,
+    request ids, body limit, health and metrics as every other service, and no API docs of its own."""
+    configure_logging(name, log_level)
+    app = FastAPI(title=f"Labour Exchange {name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
+    install_error_handlers(app)
+    add_health_routes(app, None)
+    return app
+
+
 def add_health_routes(app: FastAPI, ready: Callable[[], Awaitable[dict[str, str]]] | None) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -16,10 +16,10 @@ from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import RateLimiter
 from gateway_svc.routing import route
 from gateway_svc.settings import GatewaySettings
-from lx_platform.auth import InvalidToken, TokenVerifier
-from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem
-from lx_platform.logging import configure_logging, request_id_var
-from lx_platform.runtime import add_health_routes
+from lx_platform.auth import TokenVerifier, optional_principal
+from lx_platform.http import problem
+from lx_platform.logging import request_id_var
+from lx_platform.runtime import create_plain_app
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -54,7 +54,6 @@ DOCS_HTML = """<!doctype html>
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    configure_logging("gateway", settings.log_level)
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.upstream_timeout_s, connect=2.0),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -74,10 +73,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             await client.aclose()
 
-    app = FastAPI(title="Labour Exchange gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    install_error_handlers(app)
-    add_health_routes(app, None)
+    app = create_plain_app(
+        name="gateway", log_level=settings.log_level, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
+    )
+    app.state.token_verifier = verifier
+    docs_init_js = (STATIC / "docs-init.js").read_bytes()
     app.mount("/api/docs/assets", StaticFiles(directory=STATIC / "swagger-ui"), name="docs-assets")
 
     @app.get("/api/openapi.json", include_in_schema=False)
@@ -90,7 +90,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/api/docs/init.js", include_in_schema=False)
     async def docs_init() -> Response:
-        return Response((STATIC / "docs-init.js").read_bytes(), media_type="text/javascript")
+        return Response(docs_init_js, media_type="text/javascript")
 
     @app.api_route(
         "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
@@ -103,25 +103,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         request.scope["route_template"] = f"{service}:{template}"
         client_ip = request.client.host if request.client else "unknown"
 
-        client_key = f"ip:{client_ip}"
-        authorization = request.headers.get("authorization")
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return problem(
-                    401,
-                    "Send the access token as `Authorization: Bearer <token>`.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            try:
-                principal = await verifier.verify(token.strip())
-            except InvalidToken:
-                return problem(
-                    401,
-                    "The access token is invalid or expired.",
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
-            client_key = f"user:{principal.user_id}"
+        # An invalid token is answered here (401) and never reaches a service.
+        principal = await optional_principal(request)
+        client_key = f"user:{principal.user_id}" if principal else f"ip:{client_ip}"
 
         wait = limiter.take(client_key)
         if wait:

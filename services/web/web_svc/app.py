@@ -6,9 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from lx_platform.http import RequestContextMiddleware, install_error_handlers
-from lx_platform.logging import configure_logging
-from lx_platform.runtime import add_health_routes
+from lx_platform.runtime import create_plain_app
 from web_svc.settings import WebSettings
 
 HOME = """<!doctype html>
@@ -24,11 +22,7 @@ profile from the <a href="/api/docs">API documentation</a>.</p>
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
-    configure_logging("web", settings.log_level)
-    app = FastAPI(title="Labour Exchange web", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    install_error_handlers(app)
-    add_health_routes(app, None)
+    app = create_plain_app(name="web", log_level=settings.log_level, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/", response_class=HTMLResponse)
     async def home() -> str:
