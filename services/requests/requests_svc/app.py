@@ -1,5 +1,4 @@
-"""Composition root for requests. Its routes arrive with its own issue; for now it runs its
-schema's migrations, its outbox relay and its health and metrics endpoints."""
+"""Composition root for requests: settings, runtime, event handlers, routes."""
 
 from __future__ import annotations
 
@@ -7,14 +6,40 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
+from requests_svc import handlers
+from requests_svc.api import router
 from requests_svc.settings import RequestsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
+PUBLISHES = [
+    topics.REQUEST_OPENED,
+    topics.REQUEST_UPDATED,
+    topics.REQUEST_CLOSED,
+    topics.OFFER_MADE,
+    topics.OFFER_ACCEPTED,
+    topics.OFFER_DECLINED,
+    topics.OFFER_WITHDRAWN,
+    topics.INVITATION_SENT,
+]
+
 
 def create_app(settings: RequestsSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(name="requests", settings=settings or RequestsSettings(), migrations_dir=MIGRATIONS)
-    return runtime.create_app(
-        title="Labour Exchange help requests", description="Help requests, offers and invitations."
+    runtime = ServiceRuntime(
+        name="requests", settings=settings or RequestsSettings(), migrations_dir=MIGRATIONS, publishes=PUBLISHES
     )
+    # Registered before start-up: the runtime subscribes whatever handlers exist when it starts.
+    handlers.register(runtime.events)
+
+    async def on_start(rt: ServiceRuntime) -> None:
+        app.state.db = rt.pool
+
+    app = runtime.create_app(
+        title="Labour Exchange help requests",
+        description="Help requests, offers and invitations.",
+        routers=[router],
+        on_start=on_start,
+    )
+    return app

@@ -1,0 +1,357 @@
+"""Requests use cases: each runs in one transaction and writes its events to the outbox.
+
+Every use case that changes a request's counts or status first locks the request's row
+(`SELECT ... FOR UPDATE`), so concurrent accepts, offers, withdrawals and edits of one request
+run one after another and can never over-fill it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+from lx_contracts import requests as ev
+from lx_contracts import topics
+from lx_platform.outbox import enqueue
+from requests_svc import domain
+from requests_svc import repository as repo
+from requests_svc.domain import (
+    OPEN,
+    Actor,
+    Conflict,
+    Draft,
+    HelpRequest,
+    Invitation,
+    Offer,
+    RequestInput,
+)
+from requests_svc.repository import Browse, Cursor, RequestBrief
+
+SERVICE = "requests"
+
+
+class NotFound(Exception):
+    """No such thing, or the caller may not know it exists."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+async def _emit(conn: asyncpg.Connection, topic: topics.Topic, request_id: uuid.UUID, data: BaseModel) -> None:
+    # Keyed by the request, so everything about one request stays in order on one partition.
+    await enqueue(conn, topic=topic.name, service=SERVICE, subject=str(request_id), data=data)
+
+
+def _state(req: HelpRequest) -> dict[str, Any]:
+    return {
+        "request_id": req.id,
+        "title": req.title,
+        "constituency_code": req.constituency_code,
+        "remote_ok": req.remote_ok,
+        "skills": [ev.NeededSkill(slug=s.slug, min_level=s.min_level, people=s.people) for s in req.skills],
+        "starts_at": req.starts_at,
+        "ends_at": req.ends_at,
+        "urgency": req.urgency,
+        "status": req.status,
+        "source": req.source,
+        "created_by": req.created_by,
+        "created_at": req.created_at,
+        "people_needed": req.people_needed,
+        "people_accepted": req.people_accepted,
+    }
+
+
+async def _emit_updated(conn: asyncpg.Connection, req: HelpRequest) -> None:
+    await _emit(conn, topics.REQUEST_UPDATED, req.id, ev.RequestUpdated(**_state(req)))
+
+
+def _offer_fields(offer: Offer, at: datetime) -> dict[str, Any]:
+    return {
+        "offer_id": offer.id,
+        "request_id": offer.request_id,
+        "user_id": offer.user_id,
+        "skill": offer.skill,
+        "at": at,
+    }
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+async def _visible(
+    conn: asyncpg.Connection, request_id: uuid.UUID, actor: Actor | None, *, for_update: bool = False
+) -> HelpRequest:
+    req = await repo.get_request(conn, request_id, for_update=for_update)
+    if req is None or not domain.can_see(actor, req):
+        raise NotFound
+    return req
+
+
+async def _reload(conn: asyncpg.Connection, request_id: uuid.UUID) -> HelpRequest:
+    req = await repo.get_request(conn, request_id)
+    assert req is not None
+    return req
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+async def _check(conn: asyncpg.Connection, given: RequestInput) -> Draft:
+    known = await repo.known_skills(conn, [s.slug for s in given.skills])
+    return domain.check_draft(given, known_skills=known)
+
+
+async def open_request(
+    *,
+    db: asyncpg.Pool,
+    created_by: uuid.UUID | None,
+    given: RequestInput,
+    source: str = "web",
+    status: str = OPEN,
+    source_ref: str | None = None,
+) -> HelpRequest:
+    """Open a request (`web`, open), or record one from X (`x`; `pending` when its author has no account).
+
+    Emits `request-opened` carrying the status it starts with; approving a pending one later emits
+    `request-updated` with status open.
+    """
+    async with db.acquire() as conn, conn.transaction():
+        draft = await _check(conn, given)
+        req = domain.new_request(
+            request_id=uuid.uuid4(), draft=draft, created_by=created_by, now=_now(), source=source, status=status
+        )
+        await repo.insert_request(conn, req, source_ref=source_ref)
+        await _emit(conn, topics.REQUEST_OPENED, req.id, ev.RequestOpened(**_state(req)))
+        return await _reload(conn, req.id)
+
+
+async def get_request(*, db: asyncpg.Pool, actor: Actor | None, request_id: uuid.UUID) -> HelpRequest:
+    async with db.acquire() as conn:
+        return await _visible(conn, request_id, actor)
+
+
+async def browse(
+    *, db: asyncpg.Pool, actor: Actor | None, filters: Browse, after: Cursor | None, limit: int
+) -> list[HelpRequest]:
+    async with db.acquire() as conn:
+        return await repo.browse_requests(conn, filters=filters, actor=actor, after=after, limit=limit)
+
+
+async def my_requests(*, db: asyncpg.Pool, actor: Actor, after: Cursor | None, limit: int) -> list[HelpRequest]:
+    async with db.acquire() as conn:
+        return await repo.requests_by_owner(conn, user_id=actor.user_id, after=after, limit=limit)
+
+
+async def edit_request(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, changes: Mapping[str, Any]
+) -> HelpRequest:
+    """Change an open request; emits `request-updated` once if anything changed."""
+    async with db.acquire() as conn, conn.transaction():
+        req = await _visible(conn, request_id, actor, for_update=True)
+        skills: Sequence[domain.SkillInput] = changes.get("skills", ())
+        known = await repo.known_skills(conn, [s.slug for s in skills])
+        updated = domain.edit(req, actor, changes, known_skills=known, now=_now())
+        if not domain.differs(req, updated):
+            return req
+        await repo.update_request(conn, updated)
+        await _emit_updated(conn, updated)
+        return await _reload(conn, request_id)
+
+
+async def close_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, outcome: str) -> HelpRequest:
+    async with db.acquire() as conn, conn.transaction():
+        req = await _visible(conn, request_id, actor, for_update=True)
+        closed = domain.close(req, actor, outcome, now=_now())
+        await repo.update_request(conn, closed)
+        assert closed.closed_at is not None
+        await _emit(
+            conn,
+            topics.REQUEST_CLOSED,
+            req.id,
+            ev.RequestClosed(request_id=req.id, outcome=outcome, closed_at=closed.closed_at),
+        )
+        return await _reload(conn, request_id)
+
+
+async def approve_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+    """A pending request from X becomes open; emits `request-updated` with status open."""
+    async with db.acquire() as conn, conn.transaction():
+        req = await _visible(conn, request_id, actor, for_update=True)
+        approved = domain.approve(req, actor, now=_now())
+        await repo.update_request(conn, approved)
+        await _emit_updated(conn, approved)
+        return await _reload(conn, request_id)
+
+
+async def reject_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+    """A pending request from X is turned down: cancelled, with `request-closed` outcome rejected."""
+    async with db.acquire() as conn, conn.transaction():
+        req = await _visible(conn, request_id, actor, for_update=True)
+        rejected = domain.reject(req, actor, now=_now())
+        await repo.update_request(conn, rejected)
+        assert rejected.closed_at is not None
+        await _emit(
+            conn,
+            topics.REQUEST_CLOSED,
+            req.id,
+            ev.RequestClosed(request_id=req.id, outcome="rejected", closed_at=rejected.closed_at),
+        )
+        return await _reload(conn, request_id)
+
+
+# -- offers ------------------------------------------------------------------------------------
+
+
+async def make_offer(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, message: str, skill: str | None
+) -> Offer:
+    async with db.acquire() as conn, conn.transaction():
+        # Locked so an offer cannot slip in while another transaction fills the request.
+        req = await _visible(conn, request_id, actor, for_update=True)
+        live = await repo.has_live_offer(conn, request_id=req.id, user_id=actor.user_id)
+        offer = domain.make_offer(
+            req, actor, offer_id=uuid.uuid4(), message=message, skill=skill, has_live_offer=live, now=_now()
+        )
+        try:
+            await repo.insert_offer(conn, offer)
+        except repo.AlreadyExists as exc:
+            raise Conflict("You already have an offer on this request.") from exc
+        await _emit(conn, topics.OFFER_MADE, req.id, ev.OfferMade(**_offer_fields(offer, offer.created_at)))
+        return await _offer_or_fail(conn, offer.id)
+
+
+async def _offer_or_fail(conn: asyncpg.Connection, offer_id: uuid.UUID) -> Offer:
+    offer = await repo.get_offer(conn, offer_id)
+    assert offer is not None
+    return offer
+
+
+async def list_offers(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, after: Cursor | None, limit: int
+) -> list[Offer]:
+    """Owner, organiser and admin see every offer; anyone else only their own."""
+    async with db.acquire() as conn:
+        req = await _visible(conn, request_id, actor)
+        only = None if domain.can_manage(actor, req) else actor.user_id
+        return await repo.offers_on_request(conn, request_id=req.id, only_user=only, after=after, limit=limit)
+
+
+async def _locked_pair(
+    conn: asyncpg.Connection, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID
+) -> tuple[HelpRequest, Offer]:
+    # Always the request first, then the offer: one lock order, no deadlocks.
+    req = await _visible(conn, request_id, actor, for_update=True)
+    offer = await repo.get_offer(conn, offer_id, for_update=True)
+    if offer is None or offer.request_id != req.id:
+        raise NotFound
+    return req, offer
+
+
+async def accept_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+    """Emits `offer-accepted`, and `request-updated` too when this acceptance fills the request."""
+    async with db.acquire() as conn, conn.transaction():
+        req, offer = await _locked_pair(conn, actor, request_id, offer_id)
+        now = _now()
+        updated, accepted = domain.accept(req, offer, actor, now=now)
+        await repo.update_offer(conn, accepted)
+        await repo.update_request(conn, updated)
+        await _emit(
+            conn,
+            topics.OFFER_ACCEPTED,
+            req.id,
+            ev.OfferAccepted(
+                **_offer_fields(accepted, now),
+                people_accepted=updated.people_accepted,
+                people_needed=updated.people_needed,
+                request_status=updated.status,
+            ),
+        )
+        if updated.status != req.status:
+            await _emit_updated(conn, updated)
+        return await _offer_or_fail(conn, offer_id)
+
+
+async def decline_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+    async with db.acquire() as conn, conn.transaction():
+        req, offer = await _locked_pair(conn, actor, request_id, offer_id)
+        now = _now()
+        declined = domain.decline(req, offer, actor, now=now)
+        await repo.update_offer(conn, declined)
+        await _emit(conn, topics.OFFER_DECLINED, req.id, ev.OfferDeclined(**_offer_fields(declined, now)))
+        return await _offer_or_fail(conn, offer_id)
+
+
+async def withdraw_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+    """Emits `offer-withdrawn`, and `request-updated` too when a filled request reopens."""
+    async with db.acquire() as conn, conn.transaction():
+        req, offer = await _locked_pair(conn, actor, request_id, offer_id)
+        now = _now()
+        updated, withdrawn = domain.withdraw(req, offer, actor, now=now)
+        await repo.update_offer(conn, withdrawn)
+        if updated is not req:
+            await repo.update_request(conn, updated)
+        await _emit(
+            conn,
+            topics.OFFER_WITHDRAWN,
+            req.id,
+            ev.OfferWithdrawn(
+                **_offer_fields(withdrawn, now),
+                was_accepted=offer.status == domain.OFFER_ACCEPTED,
+                request_status=updated.status,
+            ),
+        )
+        if updated.status != req.status:
+            await _emit_updated(conn, updated)
+        return await _offer_or_fail(conn, offer_id)
+
+
+async def my_offers(
+    *, db: asyncpg.Pool, actor: Actor, after: Cursor | None, limit: int
+) -> list[tuple[Offer, RequestBrief]]:
+    async with db.acquire() as conn:
+        return await repo.offers_by_user(conn, user_id=actor.user_id, after=after, limit=limit)
+
+
+# -- invitations -------------------------------------------------------------------------------
+
+
+async def invite(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, user_id: uuid.UUID) -> Invitation:
+    async with db.acquire() as conn, conn.transaction():
+        req = await _visible(conn, request_id, actor, for_update=True)
+        name = await repo.display_name(conn, user_id)
+        invitation = domain.invite(
+            req, actor, invitation_id=uuid.uuid4(), user_id=user_id, person_known=name is not None, now=_now()
+        )
+        if await repo.invitation_exists(conn, request_id=req.id, user_id=user_id):
+            raise Conflict("This person is already invited to this request.")
+        await repo.insert_invitation(conn, invitation)
+        await _emit(
+            conn,
+            topics.INVITATION_SENT,
+            req.id,
+            ev.InvitationSent(
+                invitation_id=invitation.id,
+                request_id=req.id,
+                user_id=user_id,
+                invited_by=actor.user_id,
+                at=invitation.created_at,
+            ),
+        )
+        return replace(invitation, display_name=name)
+
+
+async def my_invitations(
+    *, db: asyncpg.Pool, actor: Actor, after: Cursor | None, limit: int
+) -> list[tuple[Invitation, RequestBrief]]:
+    async with db.acquire() as conn:
+        return await repo.invitations_for_user(conn, user_id=actor.user_id, after=after, limit=limit)
