@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from lx_platform.settings import ServiceSettings
@@ -10,3 +11,8 @@ class SkillsSettings(ServiceSettings):
 
     port: int = 8102
     db_schema: str = "skills"
+    identity_timeout_s: float = Field(
+        default=60.0,
+        description="How long a supporter import waits for identity to create the accounts.",
+    )
+    import_max_rows: int = Field(default=5000, ge=1, le=5000, description="Rows one supporter import may hold.")
