@@ -1,0 +1,41 @@
+"""Fixtures the skills tests share: reading what a topic holds about one key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from lx_devstack.stack import Stack
+from lx_devstack.testkit import read_all
+
+EventsFor = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
+
+
+async def topic_size(bootstrap: str, topic: str) -> int:
+    """How many records the topic holds right now (the sum of its partitions' end offsets)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - the topic may be new
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def events_for(stack: Stack) -> EventsFor:
+    """The CloudEvents on `topic` keyed by `key`, in order, from the whole topic as it stands."""
+
+    async def read(topic: str, key: str) -> list[dict[str, Any]]:
+        records = await read_all(
+            stack.bootstrap_servers, topic, expect=await topic_size(stack.bootstrap_servers, topic)
+        )
+        return [json.loads(r.value) for r in records if r.key == key.encode()]  # type: ignore[attr-defined]
+
+    return read
