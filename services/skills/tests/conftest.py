@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from lx_devstack.stack import Stack
 from lx_devstack.testkit import read_all
 
+EventsOn = Callable[[str], Awaitable[list[dict[str, Any]]]]
 EventsFor = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
 
@@ -29,13 +30,23 @@ async def topic_size(bootstrap: str, topic: str) -> int:
 
 
 @pytest.fixture
-def events_for(stack: Stack) -> EventsFor:
-    """The CloudEvents on `topic` keyed by `key`, in order, from the whole topic as it stands."""
+def events_on(stack: Stack) -> EventsOn:
+    """Every CloudEvent on `topic` as it stands, with its Kafka key as `_key`."""
 
-    async def read(topic: str, key: str) -> list[dict[str, Any]]:
+    async def read(topic: str) -> list[dict[str, Any]]:
         records = await read_all(
             stack.bootstrap_servers, topic, expect=await topic_size(stack.bootstrap_servers, topic)
         )
-        return [json.loads(r.value) for r in records if r.key == key.encode()]  # type: ignore[attr-defined]
+        return [{**json.loads(r.value), "_key": r.key.decode()} for r in records]  # type: ignore[attr-defined]
+
+    return read
+
+
+@pytest.fixture
+def events_for(events_on: EventsOn) -> EventsFor:
+    """The CloudEvents on `topic` keyed by `key`, in order."""
+
+    async def read(topic: str, key: str) -> list[dict[str, Any]]:
+        return [e for e in await events_on(topic) if e["_key"] == key]
 
     return read
