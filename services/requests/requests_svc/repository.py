@@ -173,7 +173,8 @@ async def browse_requests(
         w.add(f"r.constituency_code = {w.arg(filters.constituency)}")
     if filters.skill is not None:
         w.add(f"r.skills @> jsonb_build_array(jsonb_build_object('slug', {w.arg(filters.skill)}::text))")
-    if filters.q is not None:
+    if filters.q is not None and await conn.fetchval("SELECT numnode(websearch_to_tsquery('english', $1))", filters.q):
+        # Words that are all stop words ("the", "and") make an empty query: treat them as no filter, not no match.
         w.add(f"r.search @@ websearch_to_tsquery('english', {w.arg(filters.q)})")
     w.after(after)
     rows = await conn.fetch(

@@ -190,6 +190,8 @@ def test_browse_filters_by_status_constituency_skill_and_words(api: RequestsApi,
     # English stemming: "banner" finds "banners"; words match anywhere in title or description.
     assert _ids(api.http, {"q": f"{word} banner"}) == [described["id"]]
     assert _ids(api.http, {"q": f"{word} nothing-like-this"}) == []
+    # Only stop words: no filter rather than no match.
+    assert _ids(api.http, {"q": "the and", "limit": 3}) == _ids(api.http, {"limit": 3}) == newest_first
 
 
 def test_browse_pages_newest_first_with_a_cursor(api: RequestsApi, cast: Cast) -> None:
