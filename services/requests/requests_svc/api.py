@@ -76,7 +76,9 @@ _REQUEST_EXAMPLE: dict[str, Any] = {
 
 class RequestIn(_Body):
     title: str = Field(
-        max_length=MAX_TITLE * 4, json_schema_extra={"minLength": 1, "maxLength": MAX_TITLE}, description="1..120"
+        max_length=MAX_TITLE * 4,
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TITLE},
+        description="What help is needed.",
     )
     description: str = Field(
         default="", max_length=MAX_DESCRIPTION * 2, json_schema_extra={"maxLength": MAX_DESCRIPTION}
@@ -437,6 +439,11 @@ def _next(items: list[Any], limit: int) -> tuple[list[Any], str | None]:
     return page, _encode_cursor(last.created_at, last.id)
 
 
+# Signing in is optional where anyone may read: `{}` joins the bearer requirement, so either will do.
+# A token adds only what its holder may see (pending requests, for their moderators and owner).
+_TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
+
+
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         401: "Missing, invalid or expired token",
@@ -470,6 +477,7 @@ async def create_request(body: RequestIn, actor: SignedIn, db: Db) -> RequestOut
     "/requests",
     summary="Browse requests",
     response_model=RequestPage,
+    openapi_extra=_TOKEN_OPTIONAL,
     tags=["requests"],
     responses=_responses(401, 422),
 )
@@ -509,6 +517,7 @@ async def browse_requests(
     "/requests/{request_id}",
     summary="Read one request",
     response_model=RequestOut,
+    openapi_extra=_TOKEN_OPTIONAL,
     tags=["requests"],
     responses=_responses(401, 404),
 )
