@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 
 import httpx
@@ -11,7 +9,7 @@ import pytest
 
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person
-from lx_devstack.testkit import read_all
+from lx_devstack.testkit import events_once_published
 
 pytestmark = pytest.mark.e2e
 
@@ -82,8 +80,12 @@ def test_inviting_again_changes_nothing_and_reports_who_exists(stack: Stack, adm
     assert again[0] == {"email": email.upper(), "user_id": first["user_id"], "status": "invited", "invite_code": None}
     assert again[1]["user_id"] == person.id and again[1]["status"] == "registered" and again[1]["invite_code"] is None
 
-    records = asyncio.run(read_all(stack.bootstrap_servers, "identity.user-registered.v1", expect=100_000, timeout_s=3))
-    mine = [json.loads(r.value)["data"] for r in records if r.key == first["user_id"].encode()]  # type: ignore[attr-defined]
+    mine = [
+        e["data"]
+        for e in events_once_published(
+            stack.bootstrap_servers, "identity.user-registered.v1", lambda e: e["subject"] == first["user_id"]
+        )
+    ]
     assert len(mine) == 1
     assert mine[0]["invited"] is True and mine[0]["consents"] == {"discoverable": False, "contact_by_x": False}
 

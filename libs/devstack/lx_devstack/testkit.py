@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -37,8 +38,9 @@ async def produce(bootstrap: str, topic: str, values: list[bytes], *, key: bytes
         await producer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0) -> list[object]:
-    """Read a topic from the beginning until `expect` records arrived or the deadline passed."""
+async def read_all(bootstrap: str, topic: str, *, expect: int | None = None, timeout_s: float = 30.0) -> list[object]:
+    """Read a topic from the beginning: until `expect` records arrived, or (without `expect`) up to
+    what it held when the call began; either way no longer than the deadline."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     records: list[object] = []
@@ -51,9 +53,21 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout_s: float 
                 await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created meanwhile
                 await asyncio.sleep(0.05)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return records
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        while len(records) < expect and time.monotonic() < deadline:
+        ends = await consumer.end_offsets(tps) if expect is None else {}
+
+        async def done() -> bool:
+            if expect is not None:
+                return len(records) >= expect
+            for tp, end in ends.items():
+                if await consumer.position(tp) < end:
+                    return False
+            return True
+
+        while not await done() and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for recs in batch.values():
                 records.extend(recs)
@@ -69,3 +83,24 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float =
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def events_once_published(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[dict[str, Any]], bool],
+    *,
+    count: int = 1,
+    timeout_s: float = 30.0,
+) -> list[dict[str, Any]]:
+    """The CloudEvents on `topic` that `match`, once at least `count` of them have been published
+    (the relay publishes within moments of the commit, not at it)."""
+    found: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        records = await read_all(bootstrap, topic, timeout_s=timeout_s)
+        found[:] = [e for e in (json.loads(r.value) for r in records) if match(e)]  # type: ignore[attr-defined]
+        return len(found) >= count
+
+    asyncio.run(wait_until(enough, timeout_s=timeout_s, what=f"{count} matching events on {topic}"))
+    return found

@@ -13,11 +13,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, make_organiser, register_and_sign_in
-from lx_devstack.testkit import read_all, wait_until
+from lx_devstack.testkit import events_once_published, read_all, wait_until
 
 WITHINGTON = "E14001354"  # Manchester Withington
 CENTRAL = "E14001352"  # Manchester Central
@@ -30,21 +29,6 @@ async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
         return await conn.fetch(query, *args)
     finally:
         await conn.close()
-
-
-async def _topic_size(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        if not tps:
-            return 0
-        ends = await consumer.end_offsets(tps)
-        starts = await consumer.beginning_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        await consumer.stop()
 
 
 class RequestsApi:
@@ -96,30 +80,14 @@ class RequestsApi:
     # -- topics ------------------------------------------------------------------------------
     def events(self, topic: str, request_id: str) -> list[dict[str, Any]]:
         """Every event on `topic` keyed by this request, in order."""
-
-        async def read() -> list[dict[str, Any]]:
-            size = await _topic_size(self.stack.bootstrap_servers, topic)
-            if size == 0:
-                return []
-            records = await read_all(self.stack.bootstrap_servers, topic, expect=size, timeout_s=15)
-            return [
-                json.loads(r.value)  # type: ignore[attr-defined]
-                for r in records
-                if r.key == request_id.encode()  # type: ignore[attr-defined]
-            ]
-
-        return asyncio.run(read())
+        records = asyncio.run(read_all(self.stack.bootstrap_servers, topic, timeout_s=15))
+        return [json.loads(r.value) for r in records if r.key == request_id.encode()]  # type: ignore[attr-defined]
 
     def wait_events(self, topic: str, request_id: str, count: int, timeout_s: float = 30) -> list[dict[str, Any]]:
         """The events about this request on `topic` once at least `count` have been published."""
-        found: list[dict[str, Any]] = []
-
-        async def enough() -> bool:
-            found[:] = await asyncio.to_thread(self.events, topic, request_id)
-            return len(found) >= count
-
-        asyncio.run(wait_until(enough, timeout_s=timeout_s, what=f"{count} {topic} about {request_id}"))
-        return found
+        return events_once_published(
+            self.stack.bootstrap_servers, topic, lambda e: e["subject"] == request_id, count=count, timeout_s=timeout_s
+        )
 
     # -- the API -----------------------------------------------------------------------------
     def body(self, **overrides: Any) -> dict[str, Any]:
