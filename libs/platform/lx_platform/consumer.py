@@ -46,6 +46,7 @@ class EventConsumer:
         self.retry_backoff_s = retry_backoff_s
         self.handlers: dict[str, Handler] = {}
         self.pool: asyncpg.Pool | None = None
+        self._subscribed = False
 
     def on(self, topic: str) -> Callable[[Handler], Handler]:
         """Decorator: handle events of `topic` (called with a connection inside the transaction)."""
@@ -56,11 +57,14 @@ class EventConsumer:
 
         return register
 
-    def subscribe(self, pool: asyncpg.Pool) -> None:
-        """Attach the subscriber to the broker; call once, before the broker starts."""
-        self.pool = pool
-        if not self.handlers:
+    def subscribe(self, pool: asyncpg.Pool | None = None) -> None:
+        """Attach the subscriber to the broker once all handlers are registered, before the broker starts
+        (also to describe it in AsyncAPI, before there is a pool); the pool may come later."""
+        if pool is not None:
+            self.pool = pool
+        if self._subscribed or not self.handlers:
             return
+        self._subscribed = True
         self.broker.subscriber(
             *self.handlers,
             group_id=self.group_id,

@@ -155,6 +155,7 @@ class ServiceRuntime:
 
     def asyncapi_document(self) -> dict[str, Any]:
         """The AsyncAPI 3.0 document of what this service publishes and consumes."""
+        self.events.subscribe()
         spec = AsyncAPI(self.broker, title=f"Labour Exchange {self.name} events", version="1.0.0")
         document: dict[str, Any] = spec.to_specification().to_jsonable()
         return document
