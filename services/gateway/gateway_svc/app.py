@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import RateLimiter
-from gateway_svc.routing import route
+from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
 from lx_platform.auth import TokenVerifier, optional_principal
 from lx_platform.http import problem
@@ -125,7 +125,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             return problem(503, f"The {service} service is not configured.")
         url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         try:
-            answer = await client.request(request.method, url, headers=headers, content=await request.body())
+            timeout = settings.bulk_upstream_timeout_s if template in BULK_ROUTES else settings.upstream_timeout_s
+            answer = await client.request(
+                request.method, url, headers=headers, content=await request.body(), timeout=timeout
+            )
         except httpx.TimeoutException:
             log.warning("upstream timed out", extra={"upstream": service})
             return problem(504, f"The {service} service did not answer in time. Try again.")

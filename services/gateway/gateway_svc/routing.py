@@ -22,6 +22,9 @@ _TABLE: list[tuple[str, str]] = [
 ]
 ROUTES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), p, s) for p, s in _TABLE]
 
+# Routes where a person waits on bulk work: they get the long upstream timeout, not the usual one.
+BULK_ROUTES = {r"^/api/v1/admin/imports(/|$)"}
+
 # Internal endpoints of the services behind the gateway are never reachable through it.
 _INTERNAL = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|asyncapi\.json|docs|redoc)(/|$)")
 

@@ -30,5 +30,10 @@ class GatewaySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=1200, ge=1, description="Sustained requests per client.")
     rate_limit_burst: int = Field(default=300, ge=1, description="Requests a client may make at once.")
     upstream_timeout_s: float = 15.0
+    bulk_upstream_timeout_s: float = Field(
+        default=180.0,
+        description="For bulk routes such as supporter imports (5,000 rows), where a timeout "
+        "would lose the answer (one-time invite codes) to work that still completes.",
+    )
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"

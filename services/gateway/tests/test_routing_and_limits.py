@@ -6,7 +6,7 @@ import pytest
 
 from gateway_svc.openapi import merge
 from gateway_svc.ratelimit import RateLimiter
-from gateway_svc.routing import route
+from gateway_svc.routing import BULK_ROUTES, route
 
 pytestmark = pytest.mark.unit
 
@@ -44,6 +44,15 @@ def test_paths_go_to_their_owning_service(path: str, service: str) -> None:
 @pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v2/me", "/metrics", "/healthz", "/openapi.json"])
 def test_unknown_and_internal_paths_route_nowhere(path: str) -> None:
     assert route(path) is None
+
+
+def test_only_bulk_imports_get_the_long_timeout() -> None:
+    slow = [
+        path
+        for path in ("/api/v1/admin/imports/supporters", "/api/v1/me", "/api/v1/requests")
+        if route(path)[1] in BULK_ROUTES
+    ]  # type: ignore[index]
+    assert slow == ["/api/v1/admin/imports/supporters"]
 
 
 def test_route_labels_are_templates_not_paths() -> None:
