@@ -73,6 +73,7 @@ class ServiceRuntime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._broker_started = False
+        self._consumers: asyncio.Task[None] | None = None
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:
@@ -124,11 +125,28 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._run_periodic(name, seconds, job), name=name))
         self.events.subscribe(self._pool)
         if self.events.handlers:
-            await self.broker.start()
-            self._broker_started = True
+            # Joining a consumer group takes seconds (5 s on the dev broker); HTTP need not wait for it.
+            self._consumers = asyncio.create_task(self._start_consumers(), name="consumers")
+
+    async def _start_consumers(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                await self.broker.start()
+                self._broker_started = True
+                log.info("consumers started", extra={"topics": sorted(self.events.handlers)})
+                return
+            except Exception as exc:
+                log.warning("consumers could not start; retrying", extra={"error": repr(exc)})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._consumers is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._consumers, timeout=15)
         if self._broker_started:
             await self.broker.stop()
         for task in self._tasks:
