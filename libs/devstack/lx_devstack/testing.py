@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from lx_devstack.ports import free_port, free_service_port_base
-from lx_devstack.services import GATEWAY
 from lx_devstack.stack import Stack, StackConfig
 
 
@@ -121,13 +120,11 @@ async def scratch_schema(stack: Stack) -> AsyncIterator[tuple[str, str]]:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"')
-        empty = stack.config.data_dir / "no-migrations"
-        empty.mkdir(exist_ok=True)
-        await apply_migrations(conn, schema=schema, directory=empty)
+        await apply_migrations(conn, schema=schema, directory=None)
         yield dsn, schema
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
 
 
-__all__ = ["GATEWAY", "Person", "make_organiser", "register_and_sign_in"]
+__all__ = ["Person", "make_organiser", "register_and_sign_in"]

@@ -22,8 +22,9 @@ def _service_migrations(directory: Path) -> list[tuple[str, str]]:
     return [(p.name, p.read_text("utf-8")) for p in sorted(directory.glob("*.sql"))]
 
 
-async def apply_migrations(conn: asyncpg.Connection, *, schema: str, directory: Path) -> list[str]:
-    """Apply what is not yet applied, each file in its own transaction; return what was applied."""
+async def apply_migrations(conn: asyncpg.Connection, *, schema: str, directory: Path | None) -> list[str]:
+    """Apply what is not yet applied, each file in its own transaction; return what was applied.
+    With no directory, only the platform's own tables (outbox, inbox)."""
     # One migrator at a time per schema, even with several replicas starting together.
     lock_key = zlib.crc32(f"migrations:{schema}".encode())
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
@@ -35,7 +36,7 @@ async def apply_migrations(conn: asyncpg.Connection, *, schema: str, directory: 
         )
         done = {r["version"] for r in await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')}
         applied = []
-        for version, sql in _platform_migrations() + _service_migrations(directory):
+        for version, sql in _platform_migrations() + (_service_migrations(directory) if directory else []):
             if version in done:
                 continue
             async with conn.transaction():
