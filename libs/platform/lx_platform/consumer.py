@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from lx_contracts.envelope import CloudEvent
 from lx_contracts.topics import dlq_of
 from lx_platform.logging import event_id_var, request_id_var
-from lx_platform.metrics import DLQ_MESSAGES, EVENTS_CONSUMED
+from lx_platform.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class EventConsumer:
         self.handlers: dict[str, Handler] = {}
         self.pool: asyncpg.Pool | None = None
         self._subscribed = False
+        self._subscriber: Any = None
 
     def on(self, topic: str) -> Callable[[Handler], Handler]:
         """Decorator: handle events of `topic` (called with a connection inside the transaction)."""
@@ -65,13 +66,27 @@ class EventConsumer:
         if self._subscribed or not self.handlers:
             return
         self._subscribed = True
-        self.broker.subscriber(
+        self._subscriber = self.broker.subscriber(
             *self.handlers,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             title=f"{self.group_id} consumer",
-        )(self._on_message)
+        )
+        self._subscriber(self._on_message)
+
+    async def report_lag(self) -> None:
+        """Export lag per assigned partition. The consumer computes it itself: the dev broker's admin API
+        cannot list group offsets."""
+        consumer = getattr(self._subscriber, "consumer", None) if self._subscriber else None
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
     async def _on_message(self, msg: KafkaMessage) -> None:
         record = msg.raw_message

@@ -21,3 +21,8 @@ DLQ_MESSAGES = Counter("lx_dlq_messages_total", "Messages sent to a dead-letter 
 OUTBOX_BACKLOG = Gauge("lx_outbox_backlog", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge("lx_outbox_oldest_unpublished_seconds", "Age of the oldest unpublished outbox row")
 RELAY_FAILURES = Counter("lx_outbox_relay_failures_total", "Relay batches that failed and will retry")
+CONSUMER_LAG = Gauge(
+    "lx_consumer_lag",
+    "Records not yet consumed (high-water mark minus position), by topic and partition",
+    ["consumer", "topic", "partition"],
+)

@@ -135,6 +135,7 @@ class ServiceRuntime:
                 await self.broker.start()
                 self._broker_started = True
                 log.info("consumers started", extra={"topics": sorted(self.events.handlers)})
+                self.every(15, "consumer-lag", self.events.report_lag)
                 return
             except Exception as exc:
                 log.warning("consumers could not start; retrying", extra={"error": repr(exc)})

@@ -131,3 +131,32 @@ async def test_events_with_unknown_fields_are_handled(stack: Stack, pool: asyncp
 
     await run_consumer(stack, pool, topic, group=f"g-{uuid.uuid4().hex[:6]}", until=handled)
     assert await tally(pool) == {"tolerant": 1}
+
+
+async def test_consumer_reports_its_own_lag_per_partition(stack: Stack, pool: asyncpg.Pool) -> None:
+    topic = f"test.lag-{uuid.uuid4().hex[:8]}.v1"
+    await produce(stack.bootstrap_servers, topic, [envelope(topic, {"i": i}, subject="lagging") for i in range(5)])
+    broker = KafkaBroker(stack.bootstrap_servers, logger=logging.getLogger("faststream"), log_level=logging.DEBUG)
+    consumer = EventConsumer(broker=broker, group_id=f"g-{uuid.uuid4().hex[:6]}", name="lag")
+    consumer.on(topic)(count_into_tally)
+    consumer.subscribe(pool)
+    await broker.start()
+    try:
+
+        async def all_handled() -> bool:
+            return (await tally(pool)).get("lagging") == 5
+
+        await wait_until(all_handled, timeout_s=45, what="the five events")
+        await consumer.report_lag()
+        samples = [
+            s
+            for metric in REGISTRY.collect()
+            if metric.name == "lx_consumer_lag"
+            for s in metric.samples
+            if s.labels.get("topic") == topic
+        ]
+        # The key sends all five to one partition; the consumer knows that partition's end and is at it.
+        assert samples, "lag is reported for the partitions the consumer holds"
+        assert all(s.value == 0 for s in samples)
+    finally:
+        await broker.stop()
