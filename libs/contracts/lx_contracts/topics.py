@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from lx_contracts import identity, requests, skills
+from lx_contracts import identity, matcher, requests, skills
 
 DLQ_SUFFIX = ".dlq"
 
@@ -66,6 +66,11 @@ OFFER_WITHDRAWN = Topic(
 INVITATION_SENT = Topic(
     "requests.invitation-sent.v1", requests.InvitationSent, description="A supporter was invited to a request."
 )
+MATCH_PROPOSED = Topic(
+    "matcher.match-proposed.v1",
+    matcher.MatchProposed,
+    description="A well-matched supporter was proposed for a request that just opened.",
+)
 
 ALL: tuple[Topic, ...] = (
     USER_REGISTERED,
@@ -82,6 +87,7 @@ ALL: tuple[Topic, ...] = (
     OFFER_DECLINED,
     OFFER_WITHDRAWN,
     INVITATION_SENT,
+    MATCH_PROPOSED,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL}
 
