@@ -1,5 +1,4 @@
-"""Composition root for matcher. Its routes arrive with its own issue; for now it runs its
-schema's migrations, its outbox relay and its health and metrics endpoints."""
+"""Composition root for matcher: settings, runtime, event handlers, routes."""
 
 from __future__ import annotations
 
@@ -7,14 +6,34 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
+from matcher_svc import handlers
+from matcher_svc import repository as repo
+from matcher_svc.api import router
 from matcher_svc.settings import MatcherSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(settings: MatcherSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(name="matcher", settings=settings or MatcherSettings(), migrations_dir=MIGRATIONS)
-    return runtime.create_app(
-        title="Labour Exchange matcher", description="Ranked matches in both directions and campaign statistics."
+    settings = settings or MatcherSettings()
+    runtime = ServiceRuntime(
+        name="matcher", settings=settings, migrations_dir=MIGRATIONS, publishes=[topics.MATCH_PROPOSED]
     )
+    # Registered before start-up: the runtime subscribes whatever handlers exist when it starts.
+    handlers.register(runtime.events, settings.tuning())
+
+    async def on_start(rt: ServiceRuntime) -> None:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            await repo.seed_constituencies(conn)
+        app.state.db = rt.pool
+        app.state.tuning = settings.tuning()
+
+    app = runtime.create_app(
+        title="Labour Exchange matcher",
+        description="Ranked, explained matches in both directions and campaign statistics.",
+        routers=[router],
+        on_start=on_start,
+    )
+    return app

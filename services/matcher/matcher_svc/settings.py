@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from lx_platform.settings import ServiceSettings
+from matcher_svc.service import Tuning
 
 
 class MatcherSettings(ServiceSettings):
@@ -10,3 +11,22 @@ class MatcherSettings(ServiceSettings):
 
     port: int = 8104
     db_schema: str = "matcher"
+    # How many candidates the SQL pre-filter hands to the precise scoring.
+    candidate_pool: int = 300
+    # Invitations this recent make a supporter rank lower (fairness).
+    invitation_window_hours: float = 14 * 24
+    # Proactive proposals when a request opens: how many, and how often one supporter may be proposed.
+    proposals_per_request: int = 5
+    proposals_per_supporter: int = 3
+    proposal_window_hours: float = 24
+    proposal_min_score: float = 0.3
+
+    def tuning(self) -> Tuning:
+        return Tuning(
+            candidate_pool=self.candidate_pool,
+            invitation_window_hours=self.invitation_window_hours,
+            proposals_per_request=self.proposals_per_request,
+            proposals_per_supporter=self.proposals_per_supporter,
+            proposal_window_hours=self.proposal_window_hours,
+            proposal_min_score=self.proposal_min_score,
+        )
