@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from faststream.kafka import KafkaBroker
 
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_devstack.stack import Stack
+from lx_devstack.testing import Person, register_and_sign_in
+from lx_devstack.testkit import events_once_published
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import create_pool
 from lx_platform.migrations import apply_migrations
@@ -24,6 +29,7 @@ from matcher_svc import repository as repo
 from matcher_svc.app import MIGRATIONS
 from matcher_svc.service import Tuning
 
+PROBLEM = "application/problem+json"
 WITHINGTON = "E14001354"  # Manchester Withington
 CENTRAL = "E14001352"  # Manchester Central, about 9 km from Withington
 GLASGOW = "S14000084"  # Glasgow East, about 300 km away
@@ -159,3 +165,188 @@ async def projection(stack: Stack, scratch_schema: tuple[str, str]) -> AsyncIter
 
 
 __all__ = ["CENTRAL", "GLASGOW", "T0", "WITHINGTON", "event", "offer", "person", "profile", "request_state", "topics"]
+
+
+# -- through the gateway -------------------------------------------------------------------------
+
+
+async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "matcher"})
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+class Gateway:
+    """Drives the public API as clients do, and peeks (read only) at what the matcher has projected."""
+
+    def __init__(self, stack: Stack, client: httpx.Client) -> None:
+        self.stack = stack
+        self.http = client
+        self.dsn = stack.dsns["matcher"]
+
+    def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        return asyncio.run(_fetch(self.dsn, query, *args))
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float = 30) -> None:
+        """Poll a (blocking) check until it holds, failing at the deadline; like testkit's wait_until."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def new_skill(self, admin: Person, name: str) -> str:
+        slug = f"mt-{uuid.uuid4().hex[:10]}"
+        r = self.http.post(
+            "/api/v1/skills",
+            headers=admin.auth,
+            json={"slug": slug, "name": f"{name} {slug[-4:]}", "category": "creative"},
+        )
+        assert r.status_code == 201, r.text
+        return slug
+
+    def supporter(
+        self,
+        name: str,
+        *,
+        skills: dict[str, int],
+        code: str | None = WITHINGTON,
+        radius: int = 5,
+        remote: bool = False,
+        availability: list[dict[str, str]] | None = None,
+        discoverable: bool = True,
+    ) -> Person:
+        who = register_and_sign_in(self.http, name=name, discoverable=discoverable)
+        self.set_profile(who, skills=skills, code=code, radius=radius, remote=remote, availability=availability)
+        return who
+
+    def set_profile(
+        self,
+        who: Person,
+        *,
+        skills: dict[str, int],
+        code: str | None = WITHINGTON,
+        radius: int = 5,
+        remote: bool = False,
+        availability: list[dict[str, str]] | None = None,
+    ) -> None:
+        body = {
+            "constituency_code": code,
+            "travel_radius_km": radius,
+            "remote_ok": remote,
+            "max_hours_per_week": 8,
+            "availability": availability or [],
+            "skills": [{"slug": s, "level": lv, "note": ""} for s, lv in skills.items()],
+        }
+        r = self.http.put("/api/v1/me/profile", headers=who.auth, json=body)
+        assert r.status_code == 200, r.text
+
+    def wait_projected(self, *people: Person, candidates: bool = True) -> None:
+        """Until the matcher holds each person's identity and profile (and, if so, as a candidate)."""
+        ids = [uuid.UUID(p.id) for p in people]
+        table = "candidates" if candidates else "profiles"
+
+        def seen() -> bool:
+            rows = self.sql(
+                f"SELECT count(DISTINCT p.user_id) FROM people p JOIN {table} USING (user_id) "
+                "WHERE p.user_id = ANY($1::uuid[])",
+                ids,
+            )
+            return int(rows[0][0]) == len(ids)
+
+        self.wait_for("the matcher to learn of these people", seen, timeout_s=60)
+
+    def open_request(self, owner: Person, **body: Any) -> str:
+        full: dict[str, Any] = {
+            "title": "Help wanted",
+            "description": "Details for helpers.",
+            "constituency_code": WITHINGTON,
+            "remote_ok": False,
+            "urgency": "normal",
+            **body,
+        }
+        answer: list[httpx.Response] = []
+
+        def known() -> bool:
+            # Requests learns new skills from the skills service's events.
+            answer[:] = [self.http.post("/api/v1/requests", headers=owner.auth, json=full)]
+            return answer[0].status_code != 422
+
+        self.wait_for("requests to know the skill", known, timeout_s=60)
+        assert answer[0].status_code == 201, answer[0].text
+        request_id: str = answer[0].json()["id"]
+        return request_id
+
+    def wait_request(self, request_id: str, status: str = "open") -> None:
+        self.wait_for(
+            f"the matcher to see request {request_id} {status}",
+            lambda: bool(
+                self.sql("SELECT 1 FROM requests WHERE request_id = $1 AND status = $2", uuid.UUID(request_id), status)
+            ),
+        )
+
+    def matches(self, who: Person | None, request_id: str, **params: Any) -> httpx.Response:
+        return self.http.get(f"/api/v1/requests/{request_id}/matches", headers=who.auth if who else {}, params=params)
+
+    def match_ids(self, who: Person, request_id: str) -> list[str]:
+        r = self.matches(who, request_id, limit=100)
+        assert r.status_code == 200, r.text
+        return [m["user_id"] for m in r.json()["items"]]
+
+    def opportunities(self, who: Person | None, **params: Any) -> httpx.Response:
+        return self.http.get("/api/v1/me/opportunities", headers=who.auth if who else {}, params=params)
+
+    def stats(self, who: Person | None, code: str) -> httpx.Response:
+        return self.http.get(f"/api/v1/stats/constituencies/{code}", headers=who.auth if who else {})
+
+    def offer(self, who: Person, request_id: str) -> str:
+        r = self.http.post(f"/api/v1/requests/{request_id}/offers", headers=who.auth, json={"message": "I can help"})
+        assert r.status_code == 201, r.text
+        offer_id: str = r.json()["id"]
+        return offer_id
+
+    def act(self, who: Person, request_id: str, offer_id: str, action: str) -> None:
+        r = self.http.post(f"/api/v1/requests/{request_id}/offers/{offer_id}/{action}", headers=who.auth)
+        assert r.status_code == 200, r.text
+
+    def close(self, who: Person, request_id: str, outcome: str) -> None:
+        r = self.http.post(f"/api/v1/requests/{request_id}/close", headers=who.auth, json={"outcome": outcome})
+        assert r.status_code == 200, r.text
+
+    def proposals(self, request_id: str, count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
+        return events_once_published(
+            self.stack.bootstrap_servers,
+            topics.MATCH_PROPOSED.name,
+            lambda e: e["subject"] == request_id,
+            count=count,
+            timeout_s=timeout_s,
+        )
+
+
+def admin_of(stack: Stack, client: httpx.Client) -> Person:
+    t = client.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
+    assert t.status_code == 200, t.text
+    token = t.json()["access_token"]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return Person(
+        stack.admin_email, stack.admin_password, me["display_name"], me["id"], token, t.json()["refresh_token"]
+    )
+
+
+@pytest.fixture(scope="module")
+def module_gateway(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def gw(stack: Stack, module_gateway: httpx.Client) -> Gateway:
+    return Gateway(stack, module_gateway)
+
+
+@pytest.fixture(scope="module")
+def module_admin(stack: Stack, module_gateway: httpx.Client) -> Person:
+    return admin_of(stack, module_gateway)
