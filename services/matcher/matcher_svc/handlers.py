@@ -112,7 +112,7 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
             made=False,
         )
         if data.request_status == "filled":
-            await repo.note_filled(conn, request_id=data.request_id, at=data.at)
+            await repo.note_filled(conn, offer_id=data.offer_id, request_id=data.request_id, at=data.at)
 
     @events.on(topics.OFFER_DECLINED.name)
     async def offer_declined(conn: asyncpg.Connection, event: CloudEvent) -> None:

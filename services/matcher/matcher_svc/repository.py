@@ -239,7 +239,9 @@ async def apply_request_state(conn: asyncpg.Connection, *, state: dict[str, Any]
     )
     await conn.execute(
         """UPDATE requests SET
-               filled_at = CASE WHEN state_status = 'filled' THEN least(filled_at, $2) ELSE filled_at END,
+               filled_at = least(
+                   CASE WHEN state_status = 'filled' THEN least(filled_at, $2) ELSE filled_at END,
+                   (SELECT min(filled_at) FROM offers WHERE offers.request_id = $1)),
                first_offer_at = (SELECT min(made_at) FROM offers WHERE offers.request_id = $1)
            WHERE request_id = $1""",
         rid,
@@ -277,7 +279,9 @@ async def _settle_status(conn: asyncpg.Connection, request_id: uuid.UUID, before
     await _move_stats(conn, before, await _footprint(conn, request_id))
 
 
-async def note_filled(conn: asyncpg.Connection, *, request_id: uuid.UUID, at: datetime) -> None:
+async def note_filled(conn: asyncpg.Connection, *, offer_id: uuid.UUID, request_id: uuid.UUID, at: datetime) -> None:
+    """Accepting this offer filled its request: remember it on the offer, and on the request if known."""
+    await conn.execute("UPDATE offers SET filled_at = least(filled_at, $2) WHERE offer_id = $1", offer_id, at)
     await conn.execute("UPDATE requests SET filled_at = least(filled_at, $2) WHERE request_id = $1", request_id, at)
 
 

@@ -103,6 +103,8 @@ CREATE TABLE offers (
     user_id    uuid NOT NULL,
     status     text NOT NULL,  -- pending, accepted, declined, withdrawn
     made_at    timestamptz,
+    -- When accepting this offer filled its request (kept here in case the request is not yet known).
+    filled_at  timestamptz,
     as_of      timestamptz NOT NULL
 );
 CREATE INDEX offers_request_user ON offers (request_id, user_id);

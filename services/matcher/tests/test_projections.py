@@ -168,3 +168,20 @@ async def test_unknown_fields_are_ignored(projection: Projection) -> None:
         event(topics.PROFILE_UPDATED.name, {**profile(uid), "languages": ["cy"]}, at=T0),
     )
     assert await projection.value("SELECT count(*) FROM candidates WHERE user_id = $1", uid) == 1
+
+
+async def test_a_fill_seen_before_its_request_still_dates_the_filling(projection: Projection) -> None:
+    rid, owner, helper, oid = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    at = T0 + timedelta(hours=4)
+    accepted = offer(oid, rid, helper, at=at, people_accepted=1, people_needed=1, request_status="filled")
+    await projection.feed(
+        event(topics.OFFER_ACCEPTED.name, accepted, at=at),
+        event(topics.REQUEST_OPENED.name, request_state(rid, owner=owner), at=T0),
+        event(
+            topics.REQUEST_UPDATED.name,
+            request_state(rid, owner=owner, status="filled", accepted=1),
+            at=at + timedelta(seconds=1),
+        ),
+    )
+    assert await projection.value("SELECT filled_at FROM requests WHERE request_id = $1", rid) == at
+    assert await counts(projection) == {"filled": 1}
