@@ -9,7 +9,7 @@ PACKAGES := libs/contracts libs/platform libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test test-fast lint format asyncapi bench-idle clean help
+.PHONY: install run test test-fast lint format asyncapi bench-idle bench-matcher clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -54,3 +54,6 @@ clean:
 
 bench-idle: install
 	@$(BIN)/python bench/idle.py
+
+bench-matcher: install
+	@$(BIN)/python bench/matcher.py
