@@ -15,6 +15,7 @@ A score in 0..1 is a weighted sum of four parts, each in 0..1:
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Iterable, Sequence
@@ -187,8 +188,10 @@ def location_part(opening: Opening, supporter: Supporter, km: float | None) -> t
     return best
 
 
+@functools.lru_cache(maxsize=4096)
 def request_minutes(starts_at: datetime, ends_at: datetime) -> list[tuple[int, int, int]]:
-    """The request's time as (weekday, start minute, end minute) pieces in UK local time; a week at most."""
+    """The request's time as (weekday, start minute, end minute) pieces in UK local time; a week at most.
+    Cached: ranking asks the same request hundreds of times. Callers must not change the list."""
     start = starts_at.astimezone(UK)
     end = ends_at.astimezone(UK)
     if end <= start:

@@ -372,6 +372,34 @@ async def get_request(conn: asyncpg.Connection, request_id: uuid.UUID) -> Reques
     )
 
 
+async def get_openings(conn: asyncpg.Connection, request_ids: list[uuid.UUID]) -> dict[uuid.UUID, Opening]:
+    """Several requests at once, in two queries."""
+    rows = await conn.fetch(
+        """SELECT request_id, title, constituency_code, remote_ok, starts_at, ends_at, created_by
+           FROM requests WHERE request_id = ANY($1::uuid[]) AND title IS NOT NULL""",
+        request_ids,
+    )
+    needs: dict[uuid.UUID, list[Need]] = {}
+    for n in await conn.fetch(
+        "SELECT request_id, slug, min_level FROM request_skills WHERE request_id = ANY($1::uuid[]) ORDER BY slug",
+        request_ids,
+    ):
+        needs.setdefault(n["request_id"], []).append(Need(n["slug"], n["min_level"]))
+    return {
+        r["request_id"]: Opening(
+            id=r["request_id"],
+            constituency_code=r["constituency_code"],
+            remote_ok=r["remote_ok"],
+            needs=tuple(needs.get(r["request_id"], ())),
+            created_by=r["created_by"],
+            starts_at=r["starts_at"],
+            ends_at=r["ends_at"],
+            title=r["title"],
+        )
+        for r in rows
+    }
+
+
 # -- candidates ----------------------------------------------------------------------------------
 
 
@@ -381,25 +409,55 @@ class Found:
     km: float | None
 
 
+async def max_travel_radius(conn: asyncpg.Connection) -> int:
+    """The longest travel radius any candidate has (an index lookup): nobody farther can reach a request."""
+    found = await conn.fetchval("SELECT max(travel_radius_km) FROM candidates")
+    return int(found or 0)
+
+
 async def find_candidates(
-    conn: asyncpg.Connection, opening: Opening, *, lat: float, lon: float, pool_size: int
+    conn: asyncpg.Connection,
+    opening: Opening,
+    *,
+    lat: float,
+    lon: float,
+    nearby: Sequence[tuple[str, float]],
+    pool_size: int,
 ) -> list[Found]:
     """The contract's candidates for a request, best `pool_size` by a coarse SQL order (skills covered,
-    same place, distance, levels); the domain then scores those few precisely."""
+    same place, distance, levels); the domain then scores those few precisely.
+
+    Two index-backed halves: holders of a needed skill in `nearby` constituencies ((code, km) for every
+    one whose centroid is within the longest travel radius anyone has), each checked against their own
+    radius; and, for a remote request, remote holders anywhere, the highest levels first and at most
+    `pool_size` per skill (they rank below local people on location, so more are never needed)."""
     if not opening.needs:
         return []
     rows = await conn.fetch(
         """WITH needs AS (SELECT * FROM unnest($2::text[], $3::int[]) AS n(slug, min_level)),
-           hits AS (
-               SELECT c.user_id, c.slug, c.level, c.constituency_code, c.travel_radius_km, c.remote_ok,
-                      CASE WHEN c.lat IS NULL THEN NULL ELSE km_between(c.lat, c.lon, $5, $6) END AS km
-               FROM candidates c JOIN needs n ON c.slug = n.slug AND c.level >= n.min_level
-               WHERE c.user_id IS DISTINCT FROM $7
-           )
+           places AS (SELECT * FROM unnest($10::text[], $11::float8[]) AS d(code, km)),
+           near AS (
+               SELECT c.user_id, c.slug, c.level, c.constituency_code, c.travel_radius_km, c.remote_ok, d.km
+               FROM needs n CROSS JOIN places d JOIN candidates c
+                 ON c.slug = n.slug AND c.constituency_code = d.code AND c.level >= n.min_level
+               WHERE c.travel_radius_km >= d.km OR d.code = $4
+           ),
+           far AS (
+               SELECT x.* FROM needs n CROSS JOIN LATERAL (
+                   SELECT c.user_id, c.slug, c.level, c.constituency_code, c.travel_radius_km, c.remote_ok,
+                          CASE WHEN c.lat IS NULL THEN NULL ELSE km_between(c.lat, c.lon, $5, $6) END AS km
+                   FROM candidates c
+                   WHERE $8 AND c.remote_ok AND c.slug = n.slug AND c.level >= n.min_level
+                   ORDER BY c.level DESC
+                   LIMIT $9
+               ) x
+           ),
+           hits AS (SELECT * FROM near UNION SELECT * FROM far)
            SELECT h.user_id, min(h.constituency_code) AS constituency_code, min(h.travel_radius_km) AS radius,
                   bool_or(h.remote_ok) AS remote_ok, min(h.km) AS km
            FROM hits h
-           WHERE (h.constituency_code = $4 OR h.km <= h.travel_radius_km OR ($8 AND h.remote_ok))
+           WHERE h.user_id IS DISTINCT FROM $7
+             AND (h.constituency_code = $4 OR h.km <= h.travel_radius_km OR ($8 AND h.remote_ok))
              AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.request_id = $1 AND o.user_id = h.user_id)
            GROUP BY h.user_id
            ORDER BY count(*) DESC, bool_or(h.constituency_code = $4) DESC, min(h.km) ASC NULLS LAST,
@@ -414,6 +472,8 @@ async def find_candidates(
         opening.created_by,
         opening.remote_ok,
         pool_size,
+        [code for code, _ in nearby],
+        [km for _, km in nearby],
     )
     if not rows:
         return []
@@ -511,12 +571,8 @@ async def find_opportunities(
         me.remote_ok,
         pool_size,
     )
-    found = []
-    for r in rows:
-        req = await get_request(conn, r["request_id"])
-        if req is not None:
-            found.append((req.opening, r["km"]))
-    return found
+    openings = await get_openings(conn, [r["request_id"] for r in rows])
+    return [(openings[r["request_id"]], r["km"]) for r in rows if r["request_id"] in openings]
 
 
 # -- proposals -----------------------------------------------------------------------------------

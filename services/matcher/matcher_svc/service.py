@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -54,11 +55,24 @@ class Opportunity:
     scored: Scored
 
 
+@functools.lru_cache(maxsize=2048)
+def _nearby(code: str, km: int) -> list[tuple[str, float]]:
+    """Constituencies whose centroid is within `km` of this one's (itself included), with the distance."""
+    here = by_code(code)
+    assert here is not None
+    found = ((c.code, domain.km_between(c.lat, c.lon, here.lat, here.lon)) for c in all_constituencies())
+    return [(c, 0.0 if c == code else d) for c, d in found if d <= km or c == code]
+
+
 async def _rank_for(conn: asyncpg.Connection, opening: Opening, *, tuning: Tuning, now: datetime) -> list[Match]:
     place = by_code(opening.constituency_code)
     if place is None:
         return []
-    found = await repo.find_candidates(conn, opening, lat=place.lat, lon=place.lon, pool_size=tuning.candidate_pool)
+    reach = await repo.max_travel_radius(conn)
+    nearby = _nearby(opening.constituency_code, reach)
+    found = await repo.find_candidates(
+        conn, opening, lat=place.lat, lon=place.lon, nearby=nearby, pool_size=tuning.candidate_pool
+    )
     if not found:
         return []
     ids = [f.supporter.user_id for f in found]

@@ -54,10 +54,13 @@ CREATE TABLE candidates (
     remote_ok         boolean NOT NULL,
     PRIMARY KEY (user_id, slug)
 );
--- "Who holds this skill at this level or better", nearest first by constituency.
-CREATE INDEX candidates_slug_level ON candidates (slug, level, user_id);
-CREATE INDEX candidates_slug_place ON candidates (slug, constituency_code, level);
+-- "Who holds this skill at this level or better" in these constituencies; remote holders anywhere.
+-- Covering, so the search reads the index alone.
+CREATE INDEX candidates_slug_place ON candidates (slug, constituency_code, level)
+    INCLUDE (user_id, travel_radius_km, remote_ok);
 CREATE INDEX candidates_remote ON candidates (slug, level) WHERE remote_ok;
+-- The longest radius anyone travels bounds which constituencies a request's search looks in.
+CREATE INDEX candidates_radius ON candidates (travel_radius_km);
 
 -- requests.request-opened/updated.v1 (whole state) and request-closed.v1 (terminal).
 -- A close that arrives before the request leaves a row with only the closing filled in.
