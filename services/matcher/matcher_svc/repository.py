@@ -439,8 +439,8 @@ async def find_candidates(
            near AS (
                SELECT c.user_id, c.slug, c.level, c.constituency_code, c.travel_radius_km, c.remote_ok, d.km
                FROM needs n CROSS JOIN places d JOIN candidates c
-                 ON c.slug = n.slug AND c.constituency_code = d.code AND c.level >= n.min_level
-               WHERE c.travel_radius_km >= d.km OR d.code = $4
+                 ON c.slug = n.slug AND c.constituency_code = d.code AND c.travel_radius_km >= d.km
+                    AND c.level >= n.min_level
            ),
            far AS (
                SELECT x.* FROM needs n CROSS JOIN LATERAL (

@@ -55,9 +55,10 @@ CREATE TABLE candidates (
     PRIMARY KEY (user_id, slug)
 );
 -- "Who holds this skill at this level or better" in these constituencies; remote holders anywhere.
--- Covering, so the search reads the index alone.
-CREATE INDEX candidates_slug_place ON candidates (slug, constituency_code, level)
-    INCLUDE (user_id, travel_radius_km, remote_ok);
+-- Covering, so the search reads the index alone; the radius is a key so that, in a constituency
+-- d km away, only the entries of people travelling at least d km are read.
+CREATE INDEX candidates_slug_place ON candidates (slug, constituency_code, travel_radius_km, level)
+    INCLUDE (user_id, remote_ok);
 CREATE INDEX candidates_remote ON candidates (slug, level) WHERE remote_ok;
 -- The longest radius anyone travels bounds which constituencies a request's search looks in.
 CREATE INDEX candidates_radius ON candidates (travel_radius_km);
