@@ -219,10 +219,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def measure(pool: asyncpg.Pool, request_ids: list[uuid.UUID], n: int, n_naive: int) -> None:
+async def measure(pool: asyncpg.Pool, request_ids: list[uuid.UUID], n: int, n_naive: int, candidate_pool: int) -> None:
     rng = random.Random(SEED + 1)
     sample = rng.sample(request_ids, n)
-    tuning = service.Tuning()
+    tuning = service.Tuning(candidate_pool=candidate_pool)
     async with pool.acquire() as conn:
         openings = [r.opening for r in [await repo.get_request(conn, rid) for rid in sample] if r is not None]
         for o in openings[:20]:  # warm the caches and the prepared statements
@@ -252,7 +252,7 @@ async def measure(pool: asyncpg.Pool, request_ids: list[uuid.UUID], n: int, n_na
         tracemalloc.stop()
     # The two agree on the best match's score (ties aside, the same person).
     agree = sum(a == b for a, b in zip(fast_best, slow_best, strict=False))
-    print(f"\nmatcher (SQL pre-filter + domain scoring), {len(fast)} requests, "
+    print(f"\nmatcher (SQL pre-filter + domain scoring of the best {candidate_pool}), {len(fast)} requests, "
           f"median {statistics.median(sizes):.0f} candidates scored:")  # fmt: skip
     print(f"  p50 {pct(fast, 50):7.2f} ms   p95 {pct(fast, 95):7.2f} ms   p99 {pct(fast, 99):7.2f} ms   "
           f"peak Python memory {fast_peak:.1f} MB")  # fmt: skip
@@ -267,7 +267,7 @@ async def measure(pool: asyncpg.Pool, request_ids: list[uuid.UUID], n: int, n_na
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
 
 
-async def main(n_profiles: int, n_requests: int, n: int, n_naive: int) -> None:
+async def main(n_profiles: int, n_requests: int, n: int, n_naive: int, candidate_pool: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-matcher-") as tmp:
         pg = start_embedded(Path(tmp), delete_on_stop=True)
         try:
@@ -282,7 +282,7 @@ async def main(n_profiles: int, n_requests: int, n: int, n_naive: int) -> None:
                 async with pool.acquire() as conn, conn.transaction():
                     await repo.seed_constituencies(conn)
                 request_ids = await load(pg.admin_url, n_profiles, n_requests)
-                await measure(pool, request_ids, n, n_naive)
+                await measure(pool, request_ids, n, n_naive, candidate_pool)
             finally:
                 await pool.close()
         finally:
@@ -295,5 +295,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--measure", type=int, default=1_000, help="requests timed through the matcher")
     parser.add_argument("--naive", type=int, default=100, help="requests timed through the naive baseline")
+    parser.add_argument("--pool", type=int, default=service.Tuning().candidate_pool, help="MATCHER_CANDIDATE_POOL")
     args = parser.parse_args()
-    asyncio.run(main(args.profiles, args.requests, args.measure, args.naive))
+    asyncio.run(main(args.profiles, args.requests, args.measure, args.naive, args.pool))

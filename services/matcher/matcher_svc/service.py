@@ -33,7 +33,7 @@ class Forbidden(Exception):
 class Tuning:
     """The knobs (from settings) the ranking and proposals use."""
 
-    candidate_pool: int = 300
+    candidate_pool: int = 200
     invitation_window_hours: float = 14 * 24
     proposals_per_request: int = 5
     proposals_per_supporter: int = 3

@@ -12,7 +12,7 @@ class MatcherSettings(ServiceSettings):
     port: int = 8104
     db_schema: str = "matcher"
     # How many candidates the SQL pre-filter hands to the precise scoring.
-    candidate_pool: int = 300
+    candidate_pool: int = 200
     # Invitations this recent make a supporter rank lower (fairness).
     invitation_window_hours: float = 14 * 24
     # Proactive proposals when a request opens: how many, and how often one supporter may be proposed.

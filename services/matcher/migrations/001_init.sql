@@ -59,7 +59,8 @@ CREATE TABLE candidates (
 -- d km away, only the entries of people travelling at least d km are read.
 CREATE INDEX candidates_slug_place ON candidates (slug, constituency_code, travel_radius_km, level)
     INCLUDE (user_id, remote_ok);
-CREATE INDEX candidates_remote ON candidates (slug, level) WHERE remote_ok;
+CREATE INDEX candidates_remote ON candidates (slug, level)
+    INCLUDE (user_id, constituency_code, travel_radius_km, lat, lon) WHERE remote_ok;
 -- The longest radius anyone travels bounds which constituencies a request's search looks in.
 CREATE INDEX candidates_radius ON candidates (travel_radius_km);
 
