@@ -203,7 +203,12 @@ class Gateway:
         r = self.http.post(
             "/api/v1/skills",
             headers=admin.auth,
-            json={"slug": slug, "name": f"{name} {slug[-4:]}", "category": "creative"},
+            json={
+                "slug": slug,
+                "name": f"{name} {slug[-4:]}",
+                "category": "creative",
+                "description": f"{name}, added by the matcher's tests.",
+            },
         )
         assert r.status_code == 201, r.text
         return slug

@@ -40,8 +40,17 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     declined = envelope(
         topics.OFFER_DECLINED.name, offer(oid, rid, late, at=now + timedelta(seconds=1)), subject=str(rid)
     )
-    not_json = b"{ this is not an event"
-    missing_fields = envelope(topics.OFFER_MADE.name, {"offer_id": str(uuid.uuid4())}, subject="broken")
+    # Other readers of these topics decode every record, so the broken ones still look like events:
+    # one whose envelope is invalid (no usable time), one whose payload is (no usable offer time).
+    broken_rid = uuid.uuid4()
+    bad_envelope = envelope(
+        topics.OFFER_MADE.name, offer(uuid.uuid4(), broken_rid, uuid.uuid4(), at=now), subject=str(broken_rid)
+    ).replace(b'"time": "', b'"time": "yesterday, ')
+    bad_payload = envelope(
+        topics.OFFER_MADE.name,
+        {**offer(uuid.uuid4(), broken_rid, uuid.uuid4(), at=now), "at": "not a time"},
+        subject=str(broken_rid),
+    )
 
     await produce(
         stack.bootstrap_servers, topics.PROFILE_UPDATED.name, [with_extra, with_extra], key=str(stranger).encode()
@@ -49,7 +58,7 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     # The decline is published first: the older "made" must not win over it.
     await produce(stack.bootstrap_servers, topics.OFFER_DECLINED.name, [declined], key=str(rid).encode())
     await produce(
-        stack.bootstrap_servers, topics.OFFER_MADE.name, [offered, offered, not_json, missing_fields], key=b"k"
+        stack.bootstrap_servers, topics.OFFER_MADE.name, [offered, offered, bad_envelope, bad_payload], key=b"k"
     )
 
     async def absorbed() -> bool:
@@ -75,6 +84,6 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     async def dead_lettered() -> bool:
         records = await read_all(stack.bootstrap_servers, topics.OFFER_MADE.dlq, timeout_s=10)
         mine = {r.value for r in records if dict(r.headers).get("dlq-consumer") == b"matcher"}  # type: ignore[attr-defined]
-        return {not_json, missing_fields} <= mine
+        return {bad_envelope, bad_payload} <= mine
 
     await wait_until(dead_lettered, timeout_s=30, what="the malformed events on the dead-letter topic")
