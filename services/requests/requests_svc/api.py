@@ -397,6 +397,8 @@ def _answers(missing: str = "No such request.") -> Iterator[None]:
         yield
     except service.NotFound as exc:
         raise ProblemError(404, missing) from exc
+    except service.CatchingUp as exc:
+        raise ProblemError(503, str(exc), headers={"Retry-After": "5"}) from exc
     except Forbidden as exc:
         raise ProblemError(403, str(exc)) from exc
     except Conflict as exc:

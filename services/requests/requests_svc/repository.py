@@ -375,6 +375,10 @@ async def known_skills(conn: asyncpg.Connection, slugs: Sequence[str]) -> set[st
     return {r["slug"] for r in rows}
 
 
+async def any_skill(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM skills)"))
+
+
 async def display_name(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
     name: str | None = await conn.fetchval("SELECT display_name FROM people WHERE user_id = $1", user_id)
     return name

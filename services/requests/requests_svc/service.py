@@ -36,6 +36,10 @@ from requests_svc.repository import Browse, Cursor, RequestBrief
 SERVICE = "requests"
 
 
+class CatchingUp(Exception):
+    """This service has not yet received the events it needs to answer; the caller may retry shortly."""
+
+
 class NotFound(Exception):
     """No such thing, or the caller may not know it exists."""
 
@@ -106,8 +110,16 @@ async def _reload(conn: asyncpg.Connection, request_id: uuid.UUID) -> HelpReques
 # -- requests ----------------------------------------------------------------------------------
 
 
+async def _known_skills(conn: asyncpg.Connection, slugs: list[str]) -> set[str]:
+    known = await repo.known_skills(conn, slugs)
+    if len(known) < len(set(slugs)) and not await repo.any_skill(conn):
+        # The taxonomy arrives by events; until the first has, no slug can be judged unknown.
+        raise CatchingUp("Still learning the skill taxonomy from the skills service; try again in a moment.")
+    return known
+
+
 async def _check(conn: asyncpg.Connection, given: RequestInput) -> Draft:
-    known = await repo.known_skills(conn, [s.slug for s in given.skills])
+    known = await _known_skills(conn, [s.slug for s in given.skills])
     return domain.check_draft(given, known_skills=known)
 
 
@@ -159,7 +171,7 @@ async def edit_request(
     async with db.acquire() as conn, conn.transaction():
         req = await _visible(conn, request_id, actor, for_update=True)
         skills: Sequence[domain.SkillInput] = changes.get("skills", ())
-        known = await repo.known_skills(conn, [s.slug for s in skills])
+        known = await _known_skills(conn, [s.slug for s in skills])
         updated = domain.edit(req, actor, changes, known_skills=known, now=_now())
         if not domain.differs(req, updated):
             return req

@@ -15,8 +15,9 @@ from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.db import create_pool
 from lx_platform.migrations import apply_migrations
-from requests_svc import handlers
+from requests_svc import handlers, service
 from requests_svc.app import MIGRATIONS
+from requests_svc.domain import RequestInput, RulesBroken, SkillInput
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +101,24 @@ async def test_a_malformed_payload_fails_and_writes_nothing(pool: asyncpg.Pool) 
         await handle(pool, event(topics.SKILL_ADDED.name, {"name": "No slug"}, at=T0))
     assert await pool.fetchval("SELECT count(*) FROM people") == 0
     assert await pool.fetchval("SELECT count(*) FROM skills") == 0
+
+
+async def test_a_request_before_any_skill_is_known_is_a_retryable_503_not_a_422(pool: asyncpg.Pool) -> None:
+    given = RequestInput(
+        title="Leaflets",
+        description="",
+        constituency_code="E14001354",
+        remote_ok=False,
+        skills=[SkillInput("graphic-design", 1, 1)],
+        urgency="normal",
+    )
+    with pytest.raises(service.CatchingUp):
+        await service.open_request(db=pool, created_by=uuid.uuid4(), given=given)
+    assert await pool.fetchval("SELECT count(*) FROM requests") == 0
+    await handle(
+        pool,
+        event(topics.SKILL_ADDED.name, {"slug": "leafleting", "name": "Leafleting", "category": "campaigning"}, at=T0),
+    )
+    # Once the taxonomy has arrived, a slug it lacks is the caller's mistake.
+    with pytest.raises(RulesBroken):
+        await service.open_request(db=pool, created_by=uuid.uuid4(), given=given)
