@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections import Counter
 
+import asyncpg
 import httpx
 import pytest
 
@@ -46,15 +47,17 @@ def test_designer_in_withington_fills_a_graphic_design_request(stack: Stack, gat
         "skills": [{"slug": "graphic-design", "min_level": 3, "people": 1}],
         "urgency": "high",
     }
-    # The requests service learns the taxonomy from the skills service's events; give it a moment.
-    posted: list[httpx.Response] = []
 
-    async def accepted() -> bool:
-        posted[:] = [gateway.post("/api/v1/requests", headers=owner.auth, json=request)]
-        return posted[0].status_code != 422
+    # The requests service learns the taxonomy from the skills service's events; wait until it has.
+    async def requests_knows_graphic_design() -> bool:
+        conn = await asyncpg.connect(stack.dsns["requests"])
+        try:
+            return bool(await conn.fetchval("SELECT 1 FROM requests.skills WHERE slug = 'graphic-design'"))
+        finally:
+            await conn.close()
 
-    asyncio.run(wait_until(accepted, timeout_s=60, what="requests to know the graphic-design skill"))
-    r = posted[0]
+    asyncio.run(wait_until(requests_knows_graphic_design, timeout_s=60, what="requests to know graphic design"))
+    r = gateway.post("/api/v1/requests", headers=owner.auth, json=request)
     assert r.status_code == 201, r.text
     opened = r.json()
     assert opened["status"] == "open" and opened["people_needed"] == 1 and opened["people_accepted"] == 0
