@@ -94,19 +94,27 @@ def person(gateway: httpx.Client) -> Person:
     return register_and_sign_in(gateway)
 
 
+def sign_in_admin(stack: Stack, client: httpx.Client) -> Person:
+    """The bootstrap admin that the stack created, signed in."""
+    t = client.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
+    assert t.status_code == 200, t.text
+    token = t.json()["access_token"]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return Person(
+        stack.admin_email, stack.admin_password, me["display_name"], me["id"], token, t.json()["refresh_token"]
+    )
+
+
 @pytest.fixture
 def admin(stack: Stack, gateway: httpx.Client) -> Person:
-    t = gateway.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
-    assert t.status_code == 200, t.text
-    me = gateway.get("/api/v1/me", headers={"Authorization": f"Bearer {t.json()['access_token']}"}).json()
-    return Person(
-        stack.admin_email,
-        stack.admin_password,
-        me["display_name"],
-        me["id"],
-        t.json()["access_token"],
-        t.json()["refresh_token"],
-    )
+    return sign_in_admin(stack, gateway)
+
+
+@pytest.fixture(scope="module")
+def module_gateway(stack: Stack) -> Iterator[httpx.Client]:
+    """A gateway client shared by a module's tests, for module-scoped casts of people."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
+        yield client
 
 
 @pytest.fixture
@@ -127,4 +135,4 @@ async def scratch_schema(stack: Stack) -> AsyncIterator[tuple[str, str]]:
         await conn.close()
 
 
-__all__ = ["Person", "make_organiser", "register_and_sign_in"]
+__all__ = ["Person", "make_organiser", "register_and_sign_in", "sign_in_admin"]

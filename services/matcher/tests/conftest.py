@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_devstack.stack import Stack
-from lx_devstack.testing import Person, register_and_sign_in
+from lx_devstack.testing import Person, register_and_sign_in, sign_in_admin
 from lx_devstack.testkit import events_once_published
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import create_pool
@@ -331,22 +331,6 @@ class Gateway:
         )
 
 
-def admin_of(stack: Stack, client: httpx.Client) -> Person:
-    t = client.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
-    assert t.status_code == 200, t.text
-    token = t.json()["access_token"]
-    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return Person(
-        stack.admin_email, stack.admin_password, me["display_name"], me["id"], token, t.json()["refresh_token"]
-    )
-
-
-@pytest.fixture(scope="module")
-def module_gateway(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
-        yield client
-
-
 @pytest.fixture(scope="module")
 def gw(stack: Stack, module_gateway: httpx.Client) -> Gateway:
     return Gateway(stack, module_gateway)
@@ -354,4 +338,4 @@ def gw(stack: Stack, module_gateway: httpx.Client) -> Gateway:
 
 @pytest.fixture(scope="module")
 def module_admin(stack: Stack, module_gateway: httpx.Client) -> Person:
-    return admin_of(stack, module_gateway)
+    return sign_in_admin(stack, module_gateway)

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from lx_devstack.stack import Stack
-from lx_devstack.testing import register_and_sign_in
+from lx_devstack.testing import register_and_sign_in, sign_in_admin
 from lx_devstack.testkit import wait_until
 from matcher_svc import repository as repo
 from matcher_svc.service import Tuning
 
-from .conftest import Gateway, admin_of, make_consumer, migrated_pool
+from .conftest import Gateway, make_consumer, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def history(stack: Stack) -> None:
 
 def some_history(stack: Stack, client: httpx.Client) -> None:
     gw = Gateway(stack, client)
-    admin = admin_of(stack, client)
+    admin = sign_in_admin(stack, client)
     skill = gw.new_skill(admin, "Replay testing")
     helper = gw.supporter("Rita Replay", skills={skill: 3})
     owner = register_and_sign_in(client, name="Reg Owner")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from lx_devstack.stack import Stack
-from lx_devstack.testing import Person, make_organiser, register_and_sign_in
+from lx_devstack.testing import Person, make_organiser, register_and_sign_in, sign_in_admin
 from lx_devstack.testkit import events_once_published, read_all, wait_until
 
 WITHINGTON = "E14001354"  # Manchester Withington
@@ -145,25 +144,9 @@ class Cast:
     admin: Person
 
 
-def _admin(stack: Stack, client: httpx.Client) -> Person:
-    t = client.post("/api/v1/auth/token", json={"email": stack.admin_email, "password": stack.admin_password})
-    assert t.status_code == 200, t.text
-    token = t.json()["access_token"]
-    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-    return Person(
-        stack.admin_email, stack.admin_password, me["display_name"], me["id"], token, t.json()["refresh_token"]
-    )
-
-
-@pytest.fixture(scope="module")
-def module_gateway(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
-        yield client
-
-
 @pytest.fixture(scope="module")
 def cast(stack: Stack, module_gateway: httpx.Client) -> Cast:
-    admin = _admin(stack, module_gateway)
+    admin = sign_in_admin(stack, module_gateway)
     return Cast(
         owner=register_and_sign_in(module_gateway, name="Olive Owner"),
         supporter=register_and_sign_in(module_gateway, name="Sam Supporter"),
