@@ -89,56 +89,24 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
     @events.on(topics.OFFER_MADE.name)
     async def offer_made(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = requests.OfferMade.model_validate(event.data)
-        await repo.apply_offer(
-            conn,
-            offer_id=data.offer_id,
-            request_id=data.request_id,
-            user_id=data.user_id,
-            status="pending",
-            at=data.at,
-            made=True,
-        )
+        await _apply_offer(conn, data, "pending")
 
     @events.on(topics.OFFER_ACCEPTED.name)
     async def offer_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = requests.OfferAccepted.model_validate(event.data)
-        await repo.apply_offer(
-            conn,
-            offer_id=data.offer_id,
-            request_id=data.request_id,
-            user_id=data.user_id,
-            status="accepted",
-            at=data.at,
-            made=False,
-        )
+        await _apply_offer(conn, data, "accepted")
         if data.request_status == "filled":
             await repo.note_filled(conn, offer_id=data.offer_id, request_id=data.request_id, at=data.at)
 
     @events.on(topics.OFFER_DECLINED.name)
     async def offer_declined(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = requests.OfferDeclined.model_validate(event.data)
-        await repo.apply_offer(
-            conn,
-            offer_id=data.offer_id,
-            request_id=data.request_id,
-            user_id=data.user_id,
-            status="declined",
-            at=data.at,
-            made=False,
-        )
+        await _apply_offer(conn, data, "declined")
 
     @events.on(topics.OFFER_WITHDRAWN.name)
     async def offer_withdrawn(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = requests.OfferWithdrawn.model_validate(event.data)
-        await repo.apply_offer(
-            conn,
-            offer_id=data.offer_id,
-            request_id=data.request_id,
-            user_id=data.user_id,
-            status="withdrawn",
-            at=data.at,
-            made=False,
-        )
+        await _apply_offer(conn, data, "withdrawn")
 
     @events.on(topics.INVITATION_SENT.name)
     async def invitation_sent(conn: asyncpg.Connection, event: CloudEvent) -> None:
@@ -146,3 +114,16 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
         await repo.add_invitation(
             conn, invitation_id=data.invitation_id, request_id=data.request_id, user_id=data.user_id, at=data.at
         )
+
+
+async def _apply_offer(conn: asyncpg.Connection, data: requests.OfferEvent, status: str) -> None:
+    """Every offer event carries the same identity; only `offer-made` says the offer was made."""
+    await repo.apply_offer(
+        conn,
+        offer_id=data.offer_id,
+        request_id=data.request_id,
+        user_id=data.user_id,
+        status=status,
+        at=data.at,
+        made=status == "pending",
+    )
