@@ -37,8 +37,12 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     )
     now = datetime.now(UTC)
     offered = envelope(topics.OFFER_MADE.name, offer(oid, rid, late, at=now), subject=str(rid))
+    declined_id = uuid.uuid4()
     declined = envelope(
-        topics.OFFER_DECLINED.name, offer(oid, rid, late, at=now + timedelta(seconds=1)), subject=str(rid)
+        topics.OFFER_DECLINED.name,
+        offer(oid, rid, late, at=now + timedelta(seconds=1)),
+        subject=str(rid),
+        event_id=declined_id,
     )
     # Other readers of these topics decode every record, so the broken ones still look like events:
     # one whose envelope is invalid (no usable time), one whose payload is (no usable offer time).
@@ -55,7 +59,8 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     await produce(
         stack.bootstrap_servers, topics.PROFILE_UPDATED.name, [with_extra, with_extra], key=str(stranger).encode()
     )
-    # The decline is published first: the older "made" must not win over it.
+    # The decline is published first, on another topic, so either may be handled first: whichever
+    # order they arrive in, the older "made" must not win over the newer decline.
     await produce(stack.bootstrap_servers, topics.OFFER_DECLINED.name, [declined], key=str(rid).encode())
     await produce(
         stack.bootstrap_servers, topics.OFFER_MADE.name, [offered, offered, bad_envelope, bad_payload], key=b"k"
@@ -64,7 +69,8 @@ async def test_odd_but_valid_events_are_absorbed_and_malformed_ones_dead_lettere
     async def absorbed() -> bool:
         rows = await fetch(stack, "SELECT status, made_at FROM offers WHERE offer_id = $1", oid)
         have_profile = await fetch(stack, "SELECT 1 FROM profiles WHERE user_id = $1", stranger)
-        return bool(rows and rows[0]["made_at"] is not None and have_profile)
+        decline_handled = await fetch(stack, "SELECT 1 FROM inbox WHERE event_id = $1", declined_id)
+        return bool(rows and rows[0]["made_at"] is not None and have_profile and decline_handled)
 
     # The matcher may still be working through what earlier tests published, hence the generous deadline.
     await wait_until(absorbed, timeout_s=120, what="the matcher to absorb the events")
