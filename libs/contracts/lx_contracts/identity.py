@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -46,3 +47,10 @@ class RoleGranted(RoleChanged):
 
 class RoleRevoked(RoleChanged):
     pass
+
+
+class UserErased(Payload):
+    """A person used their right to erasure: every service deletes or anonymises what it holds about them."""
+
+    user_id: uuid.UUID
+    at: datetime

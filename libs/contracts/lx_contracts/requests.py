@@ -33,6 +33,7 @@ class RequestState(Payload):
     urgency: Urgency
     status: RequestStatus
     source: Literal["web", "x"]
+    source_ref: str | None = Field(default=None, description="For a request from X, the tweet id.")
     created_by: uuid.UUID | None = Field(description="None for a request from an X author with no account.")
     created_at: datetime
     people_needed: int

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from lx_contracts import identity, matcher, requests, skills
+from lx_contracts import identity, matcher, requests, skills, twitter
 
 DLQ_SUFFIX = ".dlq"
 
@@ -38,6 +38,11 @@ USER_UPDATED = Topic(
 )
 ROLE_GRANTED = Topic("identity.role-granted.v1", identity.RoleGranted, description="An admin granted a role.")
 ROLE_REVOKED = Topic("identity.role-revoked.v1", identity.RoleRevoked, description="An admin revoked a role.")
+USER_ERASED = Topic(
+    "identity.user-erased.v1",
+    identity.UserErased,
+    description="A person was erased; every service deletes or anonymises their data.",
+)
 
 PROFILE_UPDATED = Topic(
     "skills.profile-updated.v1",
@@ -71,12 +76,27 @@ MATCH_PROPOSED = Topic(
     matcher.MatchProposed,
     description="A well-matched supporter was proposed for a request that just opened.",
 )
+ACCOUNT_LINKED = Topic(
+    "twitter.account-linked.v1", twitter.AccountLinked, description="A person linked their X account."
+)
+ACCOUNT_UNLINKED = Topic(
+    "twitter.account-unlinked.v1", twitter.AccountUnlinked, description="A person unlinked their X account."
+)
+TWEET_RECEIVED = Topic(
+    "twitter.tweet-received.v1",
+    twitter.TweetReceived,
+    description="A tweet for the campaign arrived from X, parsed for intent, skills and constituency.",
+)
+TWEET_DELETED = Topic(
+    "twitter.tweet-deleted.v1", twitter.TweetDeleted, description="A tweet was deleted on X; remove its text."
+)
 
 ALL: tuple[Topic, ...] = (
     USER_REGISTERED,
     USER_UPDATED,
     ROLE_GRANTED,
     ROLE_REVOKED,
+    USER_ERASED,
     PROFILE_UPDATED,
     SKILL_ADDED,
     REQUEST_OPENED,
@@ -88,6 +108,10 @@ ALL: tuple[Topic, ...] = (
     OFFER_WITHDRAWN,
     INVITATION_SENT,
     MATCH_PROPOSED,
+    ACCOUNT_LINKED,
+    ACCOUNT_UNLINKED,
+    TWEET_RECEIVED,
+    TWEET_DELETED,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL}
 
