@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -111,17 +112,17 @@ class ConsentsOut(BaseModel):
 
 
 class XAccountOut(BaseModel):
-    handle: str
+    handle: str = Field(description="The linked X username, without the `@`.")
 
 
 class UserOut(BaseModel):
     id: uuid.UUID
-    email: str
+    email: str | None = Field(description="None for an account made by signing in with X.")
     display_name: str
     roles: list[str]
     organiser_of: list[str]
     consents: ConsentsOut
-    x_account: XAccountOut | None = None
+    x_account: XAccountOut | None = Field(default=None, description="The linked X account, if any.")
     status: Literal["active", "invited"] = Field(
         default="active", description="`invited`: made by an import, not yet claimed by the person."
     )
@@ -136,7 +137,8 @@ class UserOut(BaseModel):
                     "roles": ["supporter"],
                     "organiser_of": [],
                     "consents": {"terms": True, "discoverable": True, "contact_by_x": False},
-                    "x_account": None,
+                    "x_account": {"handle": "sampatel"},
+                    "status": "active",
                 }
             ]
         }
@@ -151,6 +153,7 @@ class UserOut(BaseModel):
             roles=user.roles,
             organiser_of=user.organiser_of,
             consents=ConsentsOut(**user.consents.as_dict()),
+            x_account=XAccountOut(handle=user.x_handle) if user.x_handle else None,
             status="invited" if user.invited else "active",
         )
 
@@ -412,4 +415,81 @@ async def invite_accounts(body: InviteAccountsIn, admin: Admin, deps: Deps) -> I
             InvitedAccountOut(email=r.email, user_id=r.user_id, status=r.status, invite_code=r.invite_code)  # type: ignore[arg-type]
             for r in results
         ]
+    )
+
+
+class XSignInIn(_Body):
+    x_user_id: str = Field(pattern=r"^[0-9]{1,32}$", description="X's numeric user id, as a string.")
+    handle: str = Field(pattern=r"^[A-Za-z0-9_]{1,50}$", description="The X username, without the `@`.")
+    display_name: str = Field(max_length=1000, description="The name shown on X; cut to 80 characters.")
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The account the gateway already knows is linked to this X account, if any."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"x_user_id": "1580000000000000001", "handle": "sampatel", "display_name": "Sam Patel", "user_id": None}
+            ]
+        },
+    )
+
+
+class XSignInOut(TokenOut):
+    user_id: uuid.UUID
+    created: bool = Field(description="True when this sign-in created the account.")
+
+
+def _x_sign_in_key(request: Request, deps: Deps) -> None:
+    """Only the twitter gateway, presenting the shared key, may sign people in with X."""
+    if deps.x_sign_in_key is None:
+        raise ProblemError(404, "Signing in with X is not configured.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), deps.x_sign_in_key.encode()):
+        raise ProblemError(401, "A valid internal key is required.", headers={"WWW-Authenticate": "Bearer"})
+
+
+@internal_router.post(
+    "/x-sign-in",
+    response_model=XSignInOut,
+    dependencies=[Depends(_x_sign_in_key)],
+    responses={
+        201: {"description": "Account created", "model": XSignInOut},
+        401: {"description": "Missing or wrong internal key"},
+        403: {"description": "The account cannot sign in (an invitation not yet claimed)"},
+        404: {"description": "Not configured, or no such account"},
+        422: {"description": "Invalid input"},
+    },
+)
+async def x_sign_in(body: XSignInIn, response: Response, deps: Deps) -> XSignInOut:
+    """Sign in someone the twitter gateway authenticated with X, creating their account on first sign-in."""
+    try:
+        result = await service.x_sign_in(
+            db=deps.db,
+            tokens=deps.tokens,
+            x_user_id=body.x_user_id,
+            handle=body.handle,
+            display_name=body.display_name,
+            user_id=body.user_id,
+        )
+    except RuleBroken as exc:
+        raise _rules(exc) from exc
+    except service.NotFound as exc:
+        raise ProblemError(404, "No such user.") from exc
+    except service.CannotSignIn as exc:
+        raise ProblemError(
+            403, "This account was invited and is not yet claimed; accept the invitation first."
+        ) from exc
+    except service.Conflict as exc:
+        raise ProblemError(409, str(exc)) from exc
+    response.status_code = 201 if result.created else 200
+    pair = result.tokens
+    return XSignInOut(
+        user_id=result.user_id,
+        created=result.created,
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
     )

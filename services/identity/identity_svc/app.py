@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from identity_svc import service
+from identity_svc import handlers, service
 from identity_svc.api import internal_router, router
 from identity_svc.passwords import Passwords
 from identity_svc.settings import IdentitySettings
@@ -25,6 +25,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         publishes=[topics.USER_REGISTERED, topics.USER_UPDATED, topics.ROLE_GRANTED, topics.ROLE_REVOKED],
     )
+    # Registered before start-up: the runtime subscribes whatever handlers exist when it starts.
+    handlers.register(runtime.events)
 
     async def on_start(rt: ServiceRuntime) -> None:
         keys = KeyRing.load(settings.signing_keys_dir)
@@ -48,6 +50,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             throttle=service.ThrottlePolicy(
                 limit=settings.login_failure_limit, window_s=settings.login_failure_window_s
             ),
+            x_sign_in_key=(settings.x_sign_in_key.get_secret_value() or None) if settings.x_sign_in_key else None,
         )
         app.state.deps = deps
         rt.every(600, "identity-housekeeping", lambda: service.housekeeping(db=rt.pool, throttle=deps.throttle))

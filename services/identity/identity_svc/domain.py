@@ -85,17 +85,30 @@ NO_CONSENTS = Consents(terms=False, discoverable=False, contact_by_x=False)
 
 
 def change_consents(current: Consents, changes: dict[str, bool]) -> Consents:
-    """Apply a partial change; the terms can only be withdrawn by erasing the account."""
-    if changes.get("terms") is False:
+    """Apply a partial change. The terms can be given later (an account made by signing in with X starts
+    without them) but never withdrawn on their own: only erasing the account ends them."""
+    if changes.get("terms") is False and current.terms:
         raise RuleBroken(
             "consents.terms",
             "The terms cannot be withdrawn on their own; delete your account instead.",
         )
     return replace(
         current,
+        terms=current.terms or changes.get("terms", False),
         discoverable=changes.get("discoverable", current.discoverable),
         contact_by_x=changes.get("contact_by_x", current.contact_by_x),
     )
+
+
+def display_name_from_x(name: str, handle: str) -> str:
+    """A display name for an account made from an X sign-in: X's name with invisible characters dropped,
+    whitespace collapsed and cut to the limit; the handle when nothing usable is left."""
+    for candidate in (name, handle):
+        visible = "".join(ch for ch in candidate if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+        cleaned = " ".join(visible.split())[:MAX_DISPLAY_NAME].strip()
+        if cleaned:
+            return cleaned
+    raise RuleBroken("handle", "Give the X handle.")
 
 
 @dataclass(frozen=True)
@@ -121,12 +134,13 @@ def check_role_grant(role: str, constituency_code: str | None) -> RoleGrant:
 @dataclass(frozen=True)
 class User:
     id: uuid.UUID
-    email: str
+    email: str | None  # None for an account made by signing in with X
     display_name: str
     consents: Consents
     created_at: datetime
     grants: tuple[RoleGrant, ...] = field(default_factory=tuple)
     status: str = ACTIVE
+    x_handle: str | None = field(default=None, compare=False)  # the linked X account, if any
 
     @property
     def invited(self) -> bool:

@@ -14,6 +14,10 @@ class EmailTaken(Exception):
     pass
 
 
+class XLinkTaken(Exception):
+    """This X account is already linked to an account (two first sign-ins raced)."""
+
+
 def _user(row: asyncpg.Record, grants: list[asyncpg.Record]) -> User:
     c = row["consents"]
     return User(
@@ -24,10 +28,12 @@ def _user(row: asyncpg.Record, grants: list[asyncpg.Record]) -> User:
         created_at=row["created_at"],
         grants=tuple(RoleGrant(g["role"], g["constituency_code"]) for g in grants),
         status=row["status"],
+        x_handle=row["x_handle"],
     )
 
 
-_USER_COLUMNS = "id, email, display_name, consents, created_at, password_hash, status"
+_USER_COLUMNS = """id, email, display_name, consents, created_at, password_hash, status,
+    (SELECT l.handle FROM x_links l WHERE l.user_id = users.id) AS x_handle"""
 
 
 async def _grants(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -55,7 +61,7 @@ async def insert_user(
     conn: asyncpg.Connection,
     *,
     user_id: uuid.UUID,
-    email: str,
+    email: str | None,
     password_hash: str | None,
     display_name: str,
     consents: Consents,
@@ -156,6 +162,61 @@ async def search_users(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- X links ----------------------------------------------------------------------------------
+
+
+async def user_by_x_id(conn: asyncpg.Connection, x_user_id: str) -> User | None:
+    row = await conn.fetchrow(
+        f"SELECT {_USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM x_links WHERE x_user_id = $1)",
+        x_user_id,
+    )
+    return _user(row, await _grants(conn, row["id"])) if row else None
+
+
+async def insert_x_link(
+    conn: asyncpg.Connection, *, user_id: uuid.UUID, x_user_id: str, handle: str, as_of: datetime
+) -> None:
+    """Link a new account to its X account; XLinkTaken if another account holds that X account."""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO x_links (user_id, x_user_id, handle, as_of) VALUES ($1, $2, $3, $4)",
+                user_id,
+                x_user_id,
+                handle,
+                as_of,
+            )
+    except asyncpg.UniqueViolationError as exc:
+        raise XLinkTaken from exc
+
+
+async def upsert_x_link(
+    conn: asyncpg.Connection, *, user_id: uuid.UUID, x_user_id: str, handle: str, as_of: datetime
+) -> None:
+    """Link (or relink) a user to an X account, unless a newer link event was applied already. An X account
+    moving to another user leaves the old user unlinked. Links of users identity does not know are skipped."""
+    if not await conn.fetchval("SELECT true FROM users WHERE id = $1", user_id):
+        return
+    newest = await conn.fetchval(
+        "SELECT max(as_of) FROM x_links WHERE user_id = $1 OR x_user_id = $2", user_id, x_user_id
+    )
+    if newest is not None and newest > as_of:
+        return
+    await conn.execute("DELETE FROM x_links WHERE x_user_id = $1 AND user_id <> $2", x_user_id, user_id)
+    await conn.execute(
+        """INSERT INTO x_links (user_id, x_user_id, handle, as_of) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (user_id) DO UPDATE SET x_user_id = $2, handle = $3, as_of = $4""",
+        user_id,
+        x_user_id,
+        handle,
+        as_of,
+    )
+
+
+async def delete_x_link(conn: asyncpg.Connection, *, user_id: uuid.UUID, as_of: datetime) -> None:
+    await conn.execute("DELETE FROM x_links WHERE user_id = $1 AND as_of <= $2", user_id, as_of)
 
 
 # -- refresh tokens ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from identity_svc import repository as repo
 from identity_svc.domain import (
     ADMIN,
+    CONSENT_PURPOSES,
     INVITED,
     NO_CONSENTS,
     Consents,
@@ -23,6 +24,7 @@ from identity_svc.domain import (
     change_consents,
     check_password,
     check_role_grant,
+    display_name_from_x,
     initial_consents,
     normalise_display_name,
     normalise_email,
@@ -52,6 +54,10 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     pass
+
+
+class CannotSignIn(Exception):
+    """The account exists but may not sign in this way (an invited account not yet claimed)."""
 
 
 class RuleBrokenMany(Exception):
@@ -96,6 +102,8 @@ class Deps:
     passwords: Passwords
     tokens: TokenPolicy
     throttle: ThrottlePolicy
+    # The twitter gateway's key for the internal X sign-in; None turns that endpoint off.
+    x_sign_in_key: str | None = None
 
 
 def _consent_state(c: Consents) -> ev.ConsentState:
@@ -242,9 +250,7 @@ async def update_me(
         if name == user.display_name and consents == user.consents:
             return user
         await repo.update_profile(conn, user_id, display_name=name, consents=consents)
-        changed = tuple(
-            p for p in ("discoverable", "contact_by_x") if getattr(consents, p) != getattr(user.consents, p)
-        )
+        changed = tuple(p for p in CONSENT_PURPOSES if getattr(consents, p) != getattr(user.consents, p))
         if changed:
             await repo.record_consents(conn, user_id, consents, purposes=changed)
         await _emit(
@@ -438,3 +444,92 @@ async def accept_invitation(
             ev.UserUpdated(user_id=user_id, display_name=user.display_name, consents=_consent_state(consents)),
         )
         return await _issue_pair(conn, user, tokens, family_id=uuid.uuid4())
+
+
+# -- signing in with X -----------------------------------------------------------------------------
+
+# A link identity records itself when it creates an account from an X sign-in is older than any link
+# event: the twitter gateway's events are the record of who is linked to what.
+_PROVISIONAL_LINK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class XSignIn:
+    user_id: uuid.UUID
+    created: bool
+    tokens: TokenPair
+
+
+async def x_sign_in(
+    *,
+    db: asyncpg.Pool,
+    tokens: TokenPolicy,
+    x_user_id: str,
+    handle: str,
+    display_name: str,
+    user_id: uuid.UUID | None,
+) -> XSignIn:
+    """Sign in someone the twitter gateway has authenticated with X: the account it names, or the account
+    linked to this X account, or a new account (no email, no password, terms pending) linked to it."""
+    if user_id is not None:
+        return await _x_sign_in_existing(db=db, tokens=tokens, user_id=user_id)
+    name = display_name_from_x(display_name, handle)
+    for _ in range(3):
+        try:
+            async with db.acquire() as conn, conn.transaction():
+                user = await repo.user_by_x_id(conn, x_user_id)
+                if user is not None:
+                    if user.invited:
+                        raise CannotSignIn
+                    return XSignIn(user.id, False, await _issue_pair(conn, user, tokens, family_id=uuid.uuid4()))
+                return await _create_from_x(conn, tokens=tokens, x_user_id=x_user_id, handle=handle, name=name)
+        except repo.XLinkTaken:
+            continue  # a concurrent first sign-in with this X account won; this one was undone: sign in to it
+    raise Conflict("This X account is being signed in elsewhere at this moment; try again.")
+
+
+async def _x_sign_in_existing(*, db: asyncpg.Pool, tokens: TokenPolicy, user_id: uuid.UUID) -> XSignIn:
+    async with db.acquire() as conn, conn.transaction():
+        user = await repo.get_user(conn, user_id)
+        if user is None:
+            raise NotFound
+        if user.invited:
+            raise CannotSignIn
+        return XSignIn(user.id, False, await _issue_pair(conn, user, tokens, family_id=uuid.uuid4()))
+
+
+async def _create_from_x(
+    conn: asyncpg.Connection, *, tokens: TokenPolicy, x_user_id: str, handle: str, name: str
+) -> XSignIn:
+    user_id = uuid.uuid4()
+    await repo.insert_user(
+        conn, user_id=user_id, email=None, password_hash=None, display_name=name, consents=NO_CONSENTS
+    )
+    # Raises XLinkTaken (and so undoes the account) when a concurrent first sign-in linked it first.
+    await repo.insert_x_link(conn, user_id=user_id, x_user_id=x_user_id, handle=handle, as_of=_PROVISIONAL_LINK)
+    await _emit(
+        conn,
+        topics.USER_REGISTERED,
+        user_id,
+        ev.UserRegistered(
+            user_id=user_id,
+            display_name=name,
+            roles=["supporter"],
+            consents=_consent_state(NO_CONSENTS),
+            invited=False,
+        ),
+    )
+    user = await repo.get_user(conn, user_id)
+    assert user is not None
+    return XSignIn(user_id, True, await _issue_pair(conn, user, tokens, family_id=uuid.uuid4()))
+
+
+async def x_account_linked(
+    conn: asyncpg.Connection, *, user_id: uuid.UUID, x_user_id: str, handle: str, at: datetime
+) -> None:
+    """Apply the twitter gateway's link event (inside the consumer's transaction)."""
+    await repo.upsert_x_link(conn, user_id=user_id, x_user_id=x_user_id, handle=handle, as_of=at)
+
+
+async def x_account_unlinked(conn: asyncpg.Connection, *, user_id: uuid.UUID, at: datetime) -> None:
+    await repo.delete_x_link(conn, user_id=user_id, as_of=at)

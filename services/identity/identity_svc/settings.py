@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lx_platform.settings import ServiceSettings
@@ -32,3 +32,7 @@ class IdentitySettings(ServiceSettings):
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19_456
     argon2_parallelism: int = 1
+    x_sign_in_key: SecretStr | None = Field(
+        default=None,
+        description="The key the twitter gateway presents to POST /internal/v1/x-sign-in; unset, that endpoint is off.",
+    )
