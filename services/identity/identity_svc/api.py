@@ -423,7 +423,9 @@ class XSignInIn(_Body):
     handle: str = Field(pattern=r"^[A-Za-z0-9_]{1,50}$", description="The X username, without the `@`.")
     display_name: str = Field(max_length=1000, description="The name shown on X; cut to 80 characters.")
     user_id: uuid.UUID | None = Field(
-        default=None, description="The account the gateway already knows is linked to this X account, if any."
+        default=None,
+        strict=False,  # a UUID arrives as a JSON string
+        description="The account the gateway already knows is linked to this X account, if any.",
     )
 
     model_config = ConfigDict(
