@@ -188,6 +188,7 @@ class RequestOut(BaseModel):
     status: Literal["pending", "open", "filled", "completed", "cancelled"]
     outcome: Literal["completed", "cancelled", "rejected"] | None = Field(description="How a closed request ended.")
     source: Literal["web", "x"]
+    source_ref: str | None = Field(description="For a request from X (`source: x`), the id of the tweet it came from.")
     created_by: uuid.UUID | None
     created_by_name: str | None = Field(description="The owner's display name (null for a moment after sign-up).")
     created_at: datetime
@@ -213,6 +214,7 @@ class RequestOut(BaseModel):
                     "status": "open",
                     "outcome": None,
                     "source": "web",
+                    "source_ref": None,
                     "created_by": "5b0c6a3e-8a7e-4b52-9d0a-2f1f8a6b9c11",
                     "created_by_name": "Sam Patel",
                     "created_at": "2026-04-20T12:00:00Z",
@@ -245,6 +247,7 @@ class RequestOut(BaseModel):
             status=req.status,  # type: ignore[arg-type]
             outcome=req.outcome,  # type: ignore[arg-type]
             source=req.source,  # type: ignore[arg-type]
+            source_ref=req.source_ref,
             created_by=req.created_by,
             created_by_name=req.created_by_name,
             created_at=req.created_at,

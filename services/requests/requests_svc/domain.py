@@ -139,6 +139,7 @@ class HelpRequest:
     updated_at: datetime
     outcome: str | None = None
     closed_at: datetime | None = None
+    source_ref: str | None = None  # for a request from X, the tweet id
     created_by_name: str | None = field(default=None, compare=False)
 
     @property
@@ -165,6 +166,7 @@ def new_request(
     now: datetime,
     source: str = "web",
     status: str = OPEN,
+    source_ref: str | None = None,
 ) -> HelpRequest:
     """A new request: `open` from the web; an X request whose author has no account starts `pending`."""
     if source not in SOURCES:
@@ -188,6 +190,7 @@ def new_request(
         created_by=created_by,
         created_at=now,
         updated_at=now,
+        source_ref=source_ref,
     )
 
 
@@ -472,6 +475,78 @@ def reject(req: HelpRequest, actor: Actor, *, now: datetime) -> HelpRequest:
     if req.status != PENDING:
         raise Conflict(f"Only pending requests can be rejected; this one is {req.status}.")
     return replace(req, status=CANCELLED, outcome=OUTCOME_REJECTED, closed_at=now, updated_at=now)
+
+
+# -- requests from X -------------------------------------------------------------------------
+
+# What stands in for the description once the tweet it came from is gone from X.
+DELETED_TWEET_NOTE: Final = "The tweet this request came from was deleted on X."
+MAX_TWEET_URL: Final = 300
+
+
+def title_for_x(skill_names: Sequence[str], place: str) -> str:
+    """A title made from the skills and the constituency only, never from the tweet's words (so a deleted
+    tweet leaves nothing of itself behind): "Graphic design needed in Manchester Withington"."""
+    names = [" ".join(n.split()) for n in skill_names if n.strip()]
+    if not names:
+        raise ValueError("a request from X names at least one skill")
+    tail = f" needed in {place}"
+
+    def phrase(shown: list[str], more: int) -> str:
+        parts = [shown[0], *(_lower_first(n) for n in shown[1:])]
+        if more:
+            return ", ".join(parts) + f" and {more} more"
+        if len(parts) == 1:
+            return parts[0]
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+    for shown_count in range(len(names), 0, -1):
+        title = phrase(names[:shown_count], len(names) - shown_count) + tail
+        if len(title) <= MAX_TITLE:
+            return title
+    title = names[0] + tail
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
+
+
+def _lower_first(name: str) -> str:
+    # "Leafleting" reads as "leafleting" mid-sentence; an acronym such as "SEO" keeps its capitals.
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
+
+
+def description_from_tweet(text: str, url: str) -> str:
+    """The tweet's text (stripped of invisible characters) then where to read it on X, within the limit."""
+    clean_url = "".join(
+        ch for ch in url if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+    )
+    link = f"From X: {clean_url[:MAX_TWEET_URL]}"
+    visible = "".join(
+        " " if ch in "\t\r" else ch
+        for ch in text
+        if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co") or ch in "\t\r"
+    ).strip()
+    room = MAX_DESCRIPTION - len(link) - 2
+    if len(visible) > room:
+        visible = visible[: room - 1].rstrip() + "…"
+    return f"{visible}\n\n{link}" if visible else link
+
+
+def forget_tweet(req: HelpRequest, *, now: datetime) -> HelpRequest:
+    """The tweet behind a request was deleted on X: its text goes, and a request still waiting for an
+    organiser (pending) is turned down, as a rejection would."""
+    if req.status == PENDING:
+        return replace(
+            req,
+            description=DELETED_TWEET_NOTE,
+            status=CANCELLED,
+            outcome=OUTCOME_REJECTED,
+            closed_at=now,
+            updated_at=now,
+        )
+    if req.description == DELETED_TWEET_NOTE:
+        return req
+    return replace(req, description=DELETED_TWEET_NOTE, updated_at=now)
 
 
 # -- offers ------------------------------------------------------------------------------------

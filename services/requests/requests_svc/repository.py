@@ -31,7 +31,7 @@ class AlreadyExists(Exception):
 
 _REQUEST_COLUMNS = """r.id, r.title, r.description, r.constituency_code, r.remote_ok, r.skills, r.starts_at,
     r.ends_at, r.urgency, r.status, r.source, r.created_by, r.created_at, r.updated_at, r.outcome, r.closed_at,
-    p.display_name AS created_by_name"""
+    r.source_ref, p.display_name AS created_by_name"""
 _REQUEST_FROM = "requests r LEFT JOIN people p ON p.user_id = r.created_by"
 
 
@@ -57,6 +57,7 @@ def _request(row: asyncpg.Record) -> HelpRequest:
         updated_at=row["updated_at"],
         outcome=row["outcome"],
         closed_at=row["closed_at"],
+        source_ref=row["source_ref"],
         created_by_name=row["created_by_name"],
     )
 
@@ -72,7 +73,15 @@ async def get_request(
     return _request(row) if row else None
 
 
-async def insert_request(conn: asyncpg.Connection, req: HelpRequest, *, source_ref: str | None = None) -> None:
+async def insert_request(conn: asyncpg.Connection, req: HelpRequest) -> None:
+    """AlreadyExists when a request from the same outside source (the same tweet) is recorded already."""
+    try:
+        await _insert_request(conn, req)
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyExists from exc
+
+
+async def _insert_request(conn: asyncpg.Connection, req: HelpRequest) -> None:
     await conn.execute(
         """INSERT INTO requests (id, title, description, constituency_code, remote_ok, skills, starts_at, ends_at,
                urgency, status, outcome, source, source_ref, created_by, people_needed, people_accepted,
@@ -90,7 +99,7 @@ async def insert_request(conn: asyncpg.Connection, req: HelpRequest, *, source_r
         req.status,
         req.outcome,
         req.source,
-        source_ref,
+        req.source_ref,
         req.created_by,
         req.people_needed,
         req.people_accepted,
@@ -406,3 +415,32 @@ async def upsert_skill(conn: asyncpg.Connection, *, slug: str, name: str, catego
         category,
         as_of,
     )
+
+
+# -- requests from X ---------------------------------------------------------------------------
+
+
+async def request_from_source(
+    conn: asyncpg.Connection, *, source: str, source_ref: str, for_update: bool = False
+) -> HelpRequest | None:
+    row = await conn.fetchrow(
+        f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.source = $1 AND r.source_ref = $2"
+        + (" FOR UPDATE OF r" if for_update else ""),
+        source,
+        source_ref,
+    )
+    return _request(row) if row else None
+
+
+async def skill_names(conn: asyncpg.Connection, slugs: Sequence[str]) -> dict[str, str]:
+    """Name by slug, for the slugs the taxonomy projection knows."""
+    rows = await conn.fetch("SELECT slug, name FROM skills WHERE slug = ANY($1::text[])", list(slugs))
+    return {r["slug"]: r["name"] for r in rows}
+
+
+async def remember_deleted_tweet(conn: asyncpg.Connection, tweet_id: str) -> None:
+    await conn.execute("INSERT INTO deleted_tweets (tweet_id) VALUES ($1) ON CONFLICT DO NOTHING", tweet_id)
+
+
+async def tweet_was_deleted(conn: asyncpg.Connection, tweet_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM deleted_tweets WHERE tweet_id = $1", tweet_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from lx_contracts import requests as ev
 from lx_contracts import topics
+from lx_contracts.constituencies import by_code
 from lx_platform.outbox import enqueue
 from requests_svc import domain
 from requests_svc import repository as repo
@@ -68,6 +69,7 @@ def _state(req: HelpRequest) -> dict[str, Any]:
         "urgency": req.urgency,
         "status": req.status,
         "source": req.source,
+        "source_ref": req.source_ref,
         "created_by": req.created_by,
         "created_at": req.created_at,
         "people_needed": req.people_needed,
@@ -138,13 +140,33 @@ async def open_request(
     `request-updated` with status open.
     """
     async with db.acquire() as conn, conn.transaction():
-        draft = await _check(conn, given)
-        req = domain.new_request(
-            request_id=uuid.uuid4(), draft=draft, created_by=created_by, now=_now(), source=source, status=status
+        return await _open(
+            conn, created_by=created_by, given=given, source=source, status=status, source_ref=source_ref
         )
-        await repo.insert_request(conn, req, source_ref=source_ref)
-        await _emit(conn, topics.REQUEST_OPENED, req.id, ev.RequestOpened(**_state(req)))
-        return await _reload(conn, req.id)
+
+
+async def _open(
+    conn: asyncpg.Connection,
+    *,
+    created_by: uuid.UUID | None,
+    given: RequestInput,
+    source: str,
+    status: str,
+    source_ref: str | None,
+) -> HelpRequest:
+    draft = await _check(conn, given)
+    req = domain.new_request(
+        request_id=uuid.uuid4(),
+        draft=draft,
+        created_by=created_by,
+        now=_now(),
+        source=source,
+        status=status,
+        source_ref=source_ref,
+    )
+    await repo.insert_request(conn, req)
+    await _emit(conn, topics.REQUEST_OPENED, req.id, ev.RequestOpened(**_state(req)))
+    return await _reload(conn, req.id)
 
 
 async def get_request(*, db: asyncpg.Pool, actor: Actor | None, request_id: uuid.UUID) -> HelpRequest:
@@ -219,6 +241,91 @@ async def reject_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUI
             ev.RequestClosed(request_id=req.id, outcome="rejected", closed_at=rejected.closed_at),
         )
         return await _reload(conn, request_id)
+
+
+# -- requests from X ---------------------------------------------------------------------------
+
+X = "x"
+
+
+@dataclass(frozen=True)
+class Tweet:
+    """What the twitter gateway read in a tweet (`twitter.tweet-received.v1`)."""
+
+    tweet_id: str
+    url: str
+    text: str
+    author: uuid.UUID | None
+    intent: str
+    skills: Sequence[str]
+    constituency_code: str | None
+
+
+async def record_tweet(conn: asyncpg.Connection, tweet: Tweet) -> HelpRequest | str:
+    """Turn a tweet asking for help into a request, inside the caller's transaction; or say why not.
+
+    Its author's own request (`open`) when they linked their X account, else `pending` for an organiser.
+    The title comes from the skills and the place only; the tweet's words stay in the description, which a
+    deletion on X replaces. At most one request per tweet, whatever is redelivered or replayed.
+    """
+    if tweet.intent != "ask":
+        return "not_an_ask"
+    place = by_code(tweet.constituency_code) if tweet.constituency_code else None
+    if place is None:
+        return "no_constituency"
+    names = await repo.skill_names(conn, list(dict.fromkeys(tweet.skills)))
+    slugs = [slug for slug in dict.fromkeys(tweet.skills) if slug in names][: domain.MAX_SKILLS]
+    if not slugs:
+        return "no_known_skill"
+    if await repo.tweet_was_deleted(conn, tweet.tweet_id):
+        return "deleted"
+    if await repo.request_from_source(conn, source=X, source_ref=tweet.tweet_id) is not None:
+        return "duplicate"
+    given = RequestInput(
+        title=domain.title_for_x([names[s] for s in slugs], place.name),
+        description=domain.description_from_tweet(tweet.text, tweet.url),
+        constituency_code=place.code,
+        remote_ok=False,
+        skills=[domain.SkillInput(slug, 1, 1) for slug in slugs],
+        urgency="normal",
+    )
+    try:
+        # A savepoint: losing a race with the same tweet undoes only this, not the consumer's inbox row.
+        async with conn.transaction():
+            return await _open(
+                conn,
+                created_by=tweet.author,
+                given=given,
+                source=X,
+                status=OPEN if tweet.author is not None else domain.PENDING,
+                source_ref=tweet.tweet_id,
+            )
+    except repo.AlreadyExists:
+        return "duplicate"
+
+
+async def forget_tweet(conn: asyncpg.Connection, tweet_id: str) -> HelpRequest | None:
+    """A tweet was deleted on X: remove its text from the request made of it, and turn that request down
+    if it still waits for an organiser. Inside the caller's transaction; doing it twice changes nothing."""
+    await repo.remember_deleted_tweet(conn, tweet_id)
+    req = await repo.request_from_source(conn, source=X, source_ref=tweet_id, for_update=True)
+    if req is None:
+        return None
+    forgotten = domain.forget_tweet(req, now=_now())
+    if forgotten == req:
+        return req
+    await repo.update_request(conn, forgotten)
+    if forgotten.is_closed and not req.is_closed:
+        assert forgotten.closed_at is not None and forgotten.outcome is not None
+        await _emit(
+            conn,
+            topics.REQUEST_CLOSED,
+            req.id,
+            ev.RequestClosed(request_id=req.id, outcome=forgotten.outcome, closed_at=forgotten.closed_at),
+        )
+    elif _state(forgotten) != _state(req):
+        await _emit_updated(conn, forgotten)
+    return await _reload(conn, req.id)
 
 
 # -- offers ------------------------------------------------------------------------------------
