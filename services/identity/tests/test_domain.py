@@ -11,6 +11,7 @@ from identity_svc.domain import (
     change_consents,
     check_password,
     check_role_grant,
+    display_name_from_x,
     initial_consents,
     normalise_display_name,
     normalise_email,
@@ -57,6 +58,19 @@ def test_consents_change_partially_but_terms_cannot_be_withdrawn() -> None:
     assert change_consents(current, {"terms": True}) == current
     with pytest.raises(RuleBroken):
         change_consents(current, {"terms": False})
+
+
+def test_terms_pending_since_an_x_sign_in_can_be_given_later() -> None:
+    pending = Consents(terms=False, discoverable=False, contact_by_x=False)
+    assert change_consents(pending, {"terms": True, "discoverable": True}) == Consents(True, True, False)
+    assert change_consents(pending, {"discoverable": True}) == Consents(False, True, False)
+    assert change_consents(pending, {"terms": False}) == pending
+
+
+def test_display_names_from_x_are_cleaned_cut_or_replaced_by_the_handle() -> None:
+    assert display_name_from_x("  Sam \t Patel\u200b ", "sam") == "Sam Patel"
+    assert display_name_from_x("S" * 200, "sam") == "S" * 80
+    assert display_name_from_x(" \u200e\x07 ", "sam_p") == "sam_p"
 
 
 def test_organiser_role_needs_a_real_constituency() -> None:
