@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/contracts libs/platform libs/devstack \
+PACKAGES := libs/contracts libs/platform libs/fakex libs/devstack \
 	services/identity services/skills services/requests services/matcher \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
