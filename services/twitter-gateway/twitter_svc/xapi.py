@@ -454,9 +454,7 @@ class XApi:
         next_token = meta.get("next_token")
         return Page(
             tweets=tweets,
-            newest_id=str(newest)
-            if newest
-            else (max((t.id for t in tweets), key=int, default=None) if tweets else None),
+            newest_id=str(newest) if newest else (tweets[0].id if tweets else None),  # X lists newest first
             next_token=str(next_token) if next_token else None,
         )
 
