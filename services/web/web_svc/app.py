@@ -68,6 +68,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     views = Views(make_environment(settings.time_zone), Reference(api))
     app.state.views = views
     app.state.api = api
+    app.state.cookie_secure = settings.cookie_secure
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
