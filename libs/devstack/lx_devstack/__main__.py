@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -25,8 +26,20 @@ Labour Exchange is running (ready in {seconds:.1f} s).
                    and kept in {stack.secrets_dir / "bootstrap-admin.json"})
   Data            {pg}; {kafka}
   Service logs    {stack.logs_dir}/<service>.log
-
+{_x_lines(stack)}
 Press Ctrl-C to stop everything.
+"""
+
+
+def _x_lines(stack: Stack) -> str:
+    fake = stack.fake_x_url
+    if fake is None:
+        return "  X               the real X API (TWITTER_X_CLIENT_ID is set)\n"
+    demo = json.dumps({"username": "jo_bloggs", "text": "Need a plumber in Withington please @LabourExchange"})
+    return f"""  Fake X          {fake}  (a stand-in for X; dev credentials in libs/fakex/README.md)
+                  sign in with X: any username on its consent page. Post a demo tweet that the
+                  system picks up at its next poll:
+                  curl -s -X POST {fake}/_fake/tweets -H 'content-type: application/json' -d '{demo}'
 """
 
 

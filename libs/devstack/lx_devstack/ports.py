@@ -6,7 +6,7 @@ import random
 import socket
 
 from lx_devstack.broker import port_is_free
-from lx_devstack.services import SERVICES
+from lx_devstack.services import FAKE_X, SERVICES
 
 
 def free_port() -> int:
@@ -17,8 +17,8 @@ def free_port() -> int:
 
 
 def free_service_port_base() -> int:
-    """A base port such that base + every service's offset is free."""
-    offsets = [spec.port_offset for spec in SERVICES]
+    """A base port such that base + every service's offset (and the fake X's) is free."""
+    offsets = [spec.port_offset for spec in (*SERVICES, FAKE_X)]
     for _ in range(200):
         base = random.randrange(20_000, 40_000, 10)  # noqa: S311 - not a secret
         if all(port_is_free(base + o) for o in offsets):

@@ -12,6 +12,7 @@ class ServiceSpec:
     port_offset: int
     schema: str | None
     env_prefix: str
+    ready_path: str = "/readyz"
 
     @property
     def role(self) -> str | None:
@@ -27,5 +28,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("web", "web_svc", 6, None, "WEB_"),
 )
 GATEWAY = ServiceSpec("gateway", "gateway_svc", 0, None, "GATEWAY_")
+# The fake X API (libs/fakex): started in place of X unless X credentials are configured.
+FAKE_X = ServiceSpec("fake-x", "lx_fakex", 90, None, "FAKEX_", ready_path="/healthz")
 
 DATABASE_NAME = "labour_exchange"

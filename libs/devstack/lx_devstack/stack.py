@@ -17,8 +17,9 @@ import httpx
 from lx_contracts import topics
 from lx_devstack.broker import EmbeddedBroker, port_is_free
 from lx_devstack.postgres import Postgres, bootstrap, start_embedded
-from lx_devstack.secrets_local import bootstrap_admin, ensure_signing_key
-from lx_devstack.services import GATEWAY, SERVICES, ServiceSpec
+from lx_devstack.secrets_local import bootstrap_admin, ensure_signing_key, twitter_secrets
+from lx_devstack.services import FAKE_X, GATEWAY, SERVICES, ServiceSpec
+from lx_fakex import ACCOUNT_TOKEN, APP_BEARER_TOKEN, CLIENT_ID, CLIENT_SECRET
 from lx_platform.kafka import ensure_topics
 
 DEV_PARTITIONS = 4
@@ -36,6 +37,9 @@ class StackConfig:
     log_to_console: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 60.0
+    # Start the fake X (libs/fakex) on service_port_base + 90 and point the twitter gateway at it.
+    # None: yes, unless X credentials are configured (TWITTER_X_CLIENT_ID in the environment).
+    fake_x: bool | None = None
 
     @classmethod
     def from_env(cls, data_dir: Path, **kw: object) -> StackConfig:
@@ -59,11 +63,18 @@ class Stack:
         self.admin_password = ""
         self.logs_dir = config.data_dir / "logs"
         self.secrets_dir = config.data_dir / "secrets"
+        self.uses_fake_x = config.fake_x if config.fake_x is not None else not os.environ.get("TWITTER_X_CLIENT_ID")
+        self._x_secrets: tuple[str, str] | None = None
 
     # -- addresses ---------------------------------------------------------------------------
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    @property
+    def fake_x_url(self) -> str | None:
+        """Where the fake X answers, or None when the stack talks to the real X (or is not running)."""
+        return self.url_of(FAKE_X.name) if FAKE_X.name in self.processes else None
 
     def port_of(self, spec: ServiceSpec) -> int:
         if spec is GATEWAY:
@@ -75,10 +86,15 @@ class Stack:
 
     @staticmethod
     def spec(name: str) -> ServiceSpec:
-        for spec in (*SERVICES, GATEWAY):
+        for spec in (*SERVICES, GATEWAY, FAKE_X):
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    @property
+    def _specs(self) -> tuple[ServiceSpec, ...]:
+        """Everything this stack runs as a process of its own, the fake X first."""
+        return (FAKE_X, *SERVICES, GATEWAY) if self.uses_fake_x else (*SERVICES, GATEWAY)
 
     @property
     def admin_dsn(self) -> str:
@@ -89,7 +105,7 @@ class Stack:
     def start(self) -> None:
         """Bring everything up and wait until every service answers /readyz."""
         cfg = self.config
-        for spec in (*SERVICES, GATEWAY):
+        for spec in self._specs:
             if not port_is_free(self.port_of(spec)):
                 raise RuntimeError(
                     f"port {self.port_of(spec)} (for {spec.name}) is already in use; "
@@ -98,6 +114,8 @@ class Stack:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.uses_fake_x:
+                self.start_service(FAKE_X.name, wait=False)  # ready long before Postgres is
             if cfg.kafka_bootstrap_servers is None:
                 self.broker = EmbeddedBroker(cfg.broker_port, self.logs_dir / "broker.log")
                 self.broker.start()
@@ -112,6 +130,8 @@ class Stack:
                 os.environ.get("BOOTSTRAP_ADMIN_PASSWORD"),
             )
             ensure_signing_key(self.secrets_dir / "jwt")
+            if self.uses_fake_x:
+                self.wait_ready([FAKE_X.name])
             for spec in (*SERVICES, GATEWAY):
                 self.start_service(spec.name, wait=False)
             self.wait_ready()
@@ -126,7 +146,42 @@ class Stack:
         await ensure_topics(self.bootstrap_servers, dict.fromkeys(names, DEV_PARTITIONS))
         return dsns
 
+    def x_secrets(self) -> tuple[str, str]:
+        """(TWITTER_TOKEN_KEYS, the twitter gateway's key for identity's X sign-in): given, else generated once."""
+        if self._x_secrets is None:
+            token_keys, sign_in_key = twitter_secrets(self.secrets_dir)
+            self._x_secrets = (
+                os.environ.get("TWITTER_TOKEN_KEYS") or token_keys,
+                os.environ.get("TWITTER_IDENTITY_INTERNAL_KEY")
+                or os.environ.get("IDENTITY_X_SIGN_IN_KEY")
+                or sign_in_key,
+            )
+        return self._x_secrets
+
+    def _twitter_env(self) -> dict[str, str]:
+        token_keys, sign_in_key = self.x_secrets()
+        env = {"TWITTER_TOKEN_KEYS": token_keys, "TWITTER_IDENTITY_INTERNAL_KEY": sign_in_key}
+        for name, value in (
+            ("TWITTER_PUBLIC_BASE_URL", self.gateway_url),
+            ("TWITTER_OAUTH_REDIRECT_URI", f"{self.gateway_url}/api/v1/auth/x/callback"),
+        ):
+            env[name] = os.environ.get(name) or value
+        if self.uses_fake_x:
+            fake = self.url_of(FAKE_X.name)
+            env |= {
+                "TWITTER_X_API_BASE_URL": fake,
+                "TWITTER_X_AUTHORIZE_URL": f"{fake}/i/oauth2/authorize",
+                "TWITTER_X_CLIENT_ID": CLIENT_ID,
+                "TWITTER_X_CLIENT_SECRET": CLIENT_SECRET,
+                "TWITTER_X_BEARER_TOKEN": APP_BEARER_TOKEN,
+                "TWITTER_X_ACCOUNT_TOKEN": ACCOUNT_TOKEN,
+                "TWITTER_POSTING_ENABLED": "true",
+            }
+        return env
+
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        if spec is FAKE_X:
+            return {**os.environ, "PYTHONUNBUFFERED": "1", **self.config.extra_env}
         p = spec.env_prefix
         identity_url = self.url_of("identity")
         env = {
@@ -150,6 +205,9 @@ class Stack:
             env["IDENTITY_SIGNING_KEYS_DIR"] = str(self.secrets_dir / "jwt")
             env["IDENTITY_BOOTSTRAP_ADMIN_EMAIL"] = self.admin_email
             env["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] = self.admin_password
+            env["IDENTITY_X_SIGN_IN_KEY"] = self.x_secrets()[1]
+        if spec.name == "twitter-gateway":
+            env.update(self._twitter_env())
         if spec is GATEWAY:
             env["GATEWAY_UPSTREAMS"] = json.dumps({s.name: self.url_of(s.name) for s in SERVICES})
         env.update(self.config.extra_env)
@@ -158,8 +216,11 @@ class Stack:
     def start_service(self, name: str, *, wait: bool = True) -> None:
         spec = self.spec(name)
         out = None if self.config.log_to_console else (self.logs_dir / f"{name}.log").open("ab")
+        command = [sys.executable, "-m", spec.module]
+        if spec is FAKE_X:
+            command += ["--host", "127.0.0.1", "--port", str(self.port_of(spec))]
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", spec.module],
+            command,
             env=self.service_env(spec),
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
@@ -193,7 +254,7 @@ class Stack:
                             f"service {name} exited with {proc.returncode} while starting:\n{self.log_tail(name)}"
                         )
                     try:
-                        if client.get(f"{self.url_of(name)}/readyz").status_code == 200:
+                        if client.get(f"{self.url_of(name)}{self.spec(name).ready_path}").status_code == 200:
                             pending.discard(name)
                     except httpx.HTTPError:
                         pass
@@ -215,7 +276,7 @@ class Stack:
         return [n for n, p in self.processes.items() if p.poll() is not None]
 
     def stop(self) -> None:
-        """Stop services (gateway first), then the broker and Postgres."""
+        """Stop services (gateway first) and the fake X, then the broker and Postgres."""
         for name in [GATEWAY.name, *reversed([s.name for s in SERVICES])]:
             proc = self.processes.get(name)
             if proc and proc.poll() is None:

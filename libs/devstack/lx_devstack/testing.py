@@ -32,6 +32,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_x(stack: Stack) -> str:
+    """The URL of the fake X that the stack started in place of X (its control API is under /_fake/)."""
+    if stack.fake_x_url is None:
+        pytest.fail(
+            "this test drives the fake X, but the stack talks to the real X because TWITTER_X_CLIENT_ID is set; "
+            "unset it to run this test"
+        )
+    return stack.fake_x_url
+
+
 @pytest.fixture
 def gateway(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
