@@ -43,6 +43,7 @@ from lx_fakex.state import (
     Tweet,
     Window,
     valid_username,
+    x_time,
 )
 
 _ID_RE = re.compile(r"^[0-9]{1,19}$")
@@ -731,7 +732,7 @@ def create_app(state: FakeXState | None = None) -> FastAPI:  # noqa: C901 - one 
                     "sender_id": d.sender_id,
                     "participant_id": d.participant_id,
                     "text": d.text,
-                    "created_at": d.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "created_at": x_time(d.created_at),
                 }
                 for d in st.dms
             ]

@@ -53,6 +53,7 @@ ALL_SCOPES = frozenset(
 )
 
 WINDOW_S = 15 * 60
+MAX_CALLS_KEPT = 10_000  # the newest calls, so a long `make run` does not grow without bound
 DEFAULT_LIMITS: dict[str, int] = {
     "users_me": 75,
     "mentions": 450,
@@ -463,3 +464,4 @@ class FakeXState:
     def record_call(self, method: str, path: str, query: dict[str, str], status: int) -> None:
         with self.lock:
             self.calls.append({"method": method, "path": path, "query": query, "status": status})
+            del self.calls[:-MAX_CALLS_KEPT]
