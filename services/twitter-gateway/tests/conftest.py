@@ -217,3 +217,10 @@ def x(stack: Stack, fake_x_url: str) -> Iterator[XWorld]:
 def handle() -> str:
     """A fresh X username (at most 15 characters)."""
     return "u" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="module")
+def admin_auth(stack: Stack, x: XWorld) -> dict[str, str]:
+    from lx_devstack.testing import sign_in_admin
+
+    return sign_in_admin(stack, x.gateway).auth
