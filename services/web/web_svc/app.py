@@ -69,6 +69,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.views = views
     app.state.api = api
     app.state.cookie_secure = settings.cookie_secure
+    app.state.time_zone = settings.time_zone
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from web_svc.apiclient import Problem
 from web_svc.forms import DAYS, ProfileForm, profile_errors
-from web_svc.views import Views, session_of, views_of
+from web_svc.views import constituency_choices, session_of, views_of
 
 router = APIRouter()
 
@@ -19,25 +20,6 @@ LEVELS = [
     ("4", "4 – very good"),
     ("5", "5 – expert"),
 ]
-SEARCH_LIMIT = 50
-
-
-async def constituency_choices(views: Views, q: str, selected: str) -> dict[str, Any]:
-    """What the constituency picker shows: every seat grouped by region, or the matches for `q`."""
-    everything = await views.reference.constituencies()
-    if q.strip():
-        result = await views.reference.api.call("GET", "/api/v1/constituencies", params={"q": q.strip()[:100]})
-        found = result.body if result.ok and isinstance(result.body, list) else []
-        matches = found[:SEARCH_LIMIT]
-        if matches and all(c["code"] != selected for c in matches):
-            selected = matches[0]["code"]  # searching means choosing: the best match is chosen
-        elif not matches:
-            matches = [c for c in everything if c["code"] == selected]
-        return {"groups": [("Matches", matches)] if matches else [], "q": q, "selected": selected, "found": len(found)}
-    groups: dict[str, list[dict[str, str]]] = {}
-    for c in everything:
-        groups.setdefault(f"{c['nation']} – {c['region']}" if c["region"] != c["nation"] else c["nation"], []).append(c)
-    return {"groups": sorted(groups.items()), "q": "", "selected": selected, "found": len(everything)}
 
 
 @router.get("/fragments/constituencies")
@@ -95,8 +77,6 @@ async def save_profile(request: Request) -> Response:
     notes = {sk["slug"]: sk.get("note", "") for sk in (current.body or {}).get("skills", [])} if current.ok else {}
     body, errors = form.body(notes)
     if errors:
-        from web_svc.apiclient import Problem
-
         problem = Problem(422, "There is a problem", "Some answers need another look.", errors)
         return await _page(request, form, status=422, problem=problem, errors=errors)
     result = await s.need("PUT", "/api/v1/me/profile", json=body)

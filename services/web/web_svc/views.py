@@ -91,6 +91,27 @@ class Reference:
         return {s["slug"]: s["name"] for s in await self.skills()}
 
 
+SEARCH_LIMIT = 50
+
+
+async def constituency_choices(views: Views, q: str, selected: str) -> dict[str, Any]:
+    """What the constituency picker shows: every seat grouped by region, or the matches for `q`."""
+    everything = await views.reference.constituencies()
+    if q.strip():
+        result = await views.reference.api.call("GET", "/api/v1/constituencies", params={"q": q.strip()[:100]})
+        found = result.body if result.ok and isinstance(result.body, list) else []
+        matches = found[:SEARCH_LIMIT]
+        if matches and all(c["code"] != selected for c in matches):
+            selected = matches[0]["code"]  # searching means choosing: the best match is chosen
+        elif not matches:
+            matches = [c for c in everything if c["code"] == selected]
+        return {"groups": [("Matches", matches)] if matches else [], "q": q, "selected": selected, "found": len(found)}
+    groups: dict[str, list[dict[str, str]]] = {}
+    for c in everything:
+        groups.setdefault(f"{c['nation']} – {c['region']}" if c["region"] != c["nation"] else c["nation"], []).append(c)
+    return {"groups": sorted(groups.items()), "q": "", "selected": selected, "found": len(everything)}
+
+
 class Views:
     def __init__(self, env: Environment, reference: Reference) -> None:
         self.env = env
