@@ -9,7 +9,7 @@ PACKAGES := libs/contracts libs/platform libs/fakex libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test test-fast lint format asyncapi bench-idle bench-matcher clean help
+.PHONY: install browser run test test-fast lint format asyncapi bench-idle bench-matcher clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -30,7 +30,20 @@ install: $(STAMP)
 run: install
 	@$(BIN)/python -m lx_devstack run
 
-test: install
+# The web pages' tests drive Debian's chromium through Playwright (never `playwright install`, which
+# downloads a browser of its own). Install it when it is missing: as root directly, otherwise with sudo.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "Installing chromium for the browser tests (apt-get install chromium)…"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		{ $$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; } \
+		&& test -x $(CHROMIUM) || { \
+			echo "Could not install chromium at $(CHROMIUM). Install it yourself (Debian/Ubuntu:" \
+				"sudo apt-get install chromium), or run everything else with: $(BIN)/python -m pytest -m 'not e2e'"; \
+			exit 1; }; }
+
+test: install browser
 	@$(BIN)/python -m pytest
 
 test-fast: install
