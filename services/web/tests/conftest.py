@@ -5,15 +5,18 @@ the pages are reached through its gateway, as a browser reaches them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 
 from lx_devstack.stack import Stack
+from lx_devstack.testkit import wait_until
 
 CHROMIUM = os.environ.get("LX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,8 +42,25 @@ def web_url(stack: Stack) -> str:
     return stack.gateway_url
 
 
+@pytest.fixture(scope="session")
+def skills_known(stack: Stack) -> None:
+    """Wait until the requests service has learnt the skills the tests ask for (from skills' events)."""
+
+    async def known() -> bool:
+        conn = await asyncpg.connect(stack.dsns["requests"])
+        try:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM requests.skills WHERE slug = ANY($1::text[])", ["leafleting", "canvassing"]
+            )
+            return bool(found == 2)
+        finally:
+            await conn.close()
+
+    asyncio.run(wait_until(known, timeout_s=60, what="requests to know the leafleting and canvassing skills"))
+
+
 @pytest.fixture(scope="module")
-def chromium(web_url: str) -> Iterator[object]:
+def chromium(web_url: str, skills_known: None) -> Iterator[object]:
     """One headless Chromium per test module. Module, not session: Playwright's synchronous API runs an
     event loop of its own while it is open, and the async tests of other modules need theirs."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):

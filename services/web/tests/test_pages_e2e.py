@@ -56,6 +56,8 @@ def post_request(page: Page, title: str, *, skill: str = "Leafleting") -> str:
     page.locator("#f-skills-0-slug").select_option(label=skill)
     page.locator("#f-skills-0-people").fill("2")
     page.get_by_role("button", name="Post request").click()
+    expect(page.locator(".alert")).to_be_visible()
+    assert page.locator(".alert-error").count() == 0, page.locator(".alert-error").inner_text()
     expect(page.get_by_text("Your request is posted")).to_be_visible()
     match = re.search(r"/requests/([0-9a-f-]{36})", page.url)
     assert match, page.url
