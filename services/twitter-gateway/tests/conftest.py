@@ -211,7 +211,12 @@ def x(stack: Stack, fake_x_url: str) -> Iterator[XWorld]:
         httpx.Client(base_url=stack.gateway_url, timeout=20.0) as gateway,
         httpx.Client(base_url=fake_x_url, timeout=20.0) as fake,
     ):
-        yield XWorld(stack, gateway, fake)
+        world = XWorld(stack, gateway, fake)
+        # The skills service's taxonomy has reached the gateway (it reads tweets with it).
+        world.wait_for(
+            "the taxonomy to reach the gateway", "SELECT 1 FROM skills WHERE slug = 'graphic-design'", timeout_s=60
+        )
+        yield world
 
 
 def handle() -> str:

@@ -20,12 +20,6 @@ WITHINGTON = "E14001354"
 SEARCH = "/2/tweets/search/recent"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def taxonomy(x: XWorld) -> None:
-    """The skills service's taxonomy has reached the gateway (it parses tweets with it)."""
-    x.wait_for("the taxonomy to reach the gateway", "SELECT 1 FROM skills WHERE slug = 'graphic-design'", timeout_s=60)
-
-
 def _received(x: XWorld, tweet_id: str, timeout_s: float = 30) -> dict[str, object]:
     return x.wait_events(topics.TWEET_RECEIVED.name, tweet_id, timeout_s=timeout_s)[0]
 

@@ -227,7 +227,9 @@ async def tweet_for_reply(conn: asyncpg.Connection, tweet_id: str) -> asyncpg.Re
 
 
 async def set_request_of_tweet(conn: asyncpg.Connection, *, tweet_id: str, request_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE tweets SET request_id = $2 WHERE tweet_id = $1", tweet_id, request_id)
+    await conn.execute(
+        "UPDATE tweets SET request_id = COALESCE(request_id, $2) WHERE tweet_id = $1", tweet_id, request_id
+    )
 
 
 async def set_replied(conn: asyncpg.Connection, *, tweet_id: str, reply_id: str) -> None:
