@@ -129,7 +129,7 @@ class Ingestor:
             version = await repo.skills_version(conn)
             if self._parser is None or version != self._parser_version:
                 rows = await repo.skills(conn)
-                self._parser = TweetParser(SkillTerm(r["slug"], r["name"], list(r["synonyms"])) for r in rows)
+                self._parser = TweetParser(SkillTerm(r["slug"], r["name"], tuple(r["synonyms"])) for r in rows)
                 self._parser_version = version
         return self._parser
 
@@ -392,20 +392,20 @@ class Sender:
             for token in open_revoke(deps.box, dedupe_key=row["dedupe_key"], sealed=row["sealed"] or ""):
                 await deps.x.revoke(token)
             return "revoked"
-        async with deps.db.acquire() as conn:
-            if kind == "reply":
+        if kind == "reply":
+            async with deps.db.acquire() as conn:
                 tweet = await conn.fetchrow(
                     "SELECT text, replied_tweet_id FROM tweets WHERE tweet_id = $1", payload["in_reply_to"]
                 )
-                if tweet is None or tweet["text"] is None or tweet["replied_tweet_id"] is not None:
-                    return None
-            else:
-                user_id = uuid.UUID(payload["user_id"])
-                linked = await repo.account_of(conn, user_id)
-                if linked is None or not await repo.contact_by_x(conn, user_id):
-                    return None
-        if kind == "reply":
+            if tweet is None or tweet["text"] is None or tweet["replied_tweet_id"] is not None:
+                return None  # deleted on X, or its author erased, or answered already
             return await deps.x.reply(in_reply_to=payload["in_reply_to"], text=payload["text"])
+        user_id = uuid.UUID(payload["user_id"])
+        async with deps.db.acquire() as conn:
+            linked = await repo.account_of(conn, user_id)
+            allowed = linked is not None and await repo.contact_by_x(conn, user_id)
+        if linked is None or not allowed:
+            return None  # unlinked, erased or consent withdrawn since it was queued
         return await deps.x.send_dm(participant_id=linked.x_user_id, text=payload["text"])
 
     async def _failed(self, row: asyncpg.Record, error: str) -> None:

@@ -153,7 +153,8 @@ async def upsert_skill(conn: asyncpg.Connection, *, slug: str, name: str, synony
 
 
 async def skills(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT slug, name, synonyms FROM skills ORDER BY slug")
+    rows: list[asyncpg.Record] = await conn.fetch("SELECT slug, name, synonyms FROM skills ORDER BY slug")
+    return rows
 
 
 async def skills_version(conn: asyncpg.Connection) -> tuple[int, datetime | None]:
@@ -381,12 +382,13 @@ async def enqueue_outgoing(
 
 async def due_outgoing(conn: asyncpg.Connection, *, limit: int) -> list[asyncpg.Record]:
     """Due rows, locked for this sender (another replica skips them)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT id, kind, payload, sealed, dedupe_key, attempts FROM outgoing
            WHERE closed_at IS NULL AND next_attempt_at <= now()
            ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED""",
         limit,
     )
+    return rows
 
 
 async def close_outgoing(conn: asyncpg.Connection, row_id: int, *, outcome: str, error: str | None = None) -> None:
