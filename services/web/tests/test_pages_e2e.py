@@ -198,7 +198,9 @@ def test_another_supporter_offers_and_the_owner_accepts(new_page) -> None:  # ty
     expect(owner_page.locator("dl.facts")).to_contain_text("1 of 2 found")
 
 
-@pytest.mark.parametrize("path", ["/", "/requests", "/signup", "/login", "/me", "/requests/new", "/me/offers"])
+@pytest.mark.parametrize(
+    "path", ["/", "/requests", "/signup", "/login", "/me", "/requests/new", "/me/offers", "/me/opportunities"]
+)
 def test_main_pages_fit_a_360px_screen(new_page, gateway: httpx.Client, path: str) -> None:  # type: ignore[no-untyped-def]
     person = register_and_sign_in(gateway)
     page = new_page(width=360, height=740)

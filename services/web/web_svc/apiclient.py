@@ -115,9 +115,13 @@ class ApiClient:
             self._forget_old(now)
             if key in self._refreshed:
                 return self._refreshed[key][1]
-            result = await self.call(
-                "POST", "/api/v1/auth/refresh", json={"refresh_token": refresh_token}, headers=headers
-            )
+            try:
+                result = await self.call(
+                    "POST", "/api/v1/auth/refresh", json={"refresh_token": refresh_token}, headers=headers
+                )
+            except ApiUnavailable:
+                self._locks.pop(key, None)
+                raise
             pair = None
             if result.ok and isinstance(result.body, dict):
                 pair = TokenPair(
@@ -127,6 +131,7 @@ class ApiClient:
                 )
             elif result.status >= 500 or result.status == 429:
                 # Not the token's fault: keep the session and let the page say the service is busy.
+                self._locks.pop(key, None)
                 raise ApiUnavailable(f"refresh answered {result.status}")
             self._refreshed[key] = (now, pair)
             return pair
