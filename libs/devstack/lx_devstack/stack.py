@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import httpx
 from lx_contracts import topics
 from lx_devstack.broker import EmbeddedBroker, port_is_free
 from lx_devstack.postgres import Postgres, bootstrap, start_embedded
-from lx_devstack.secrets_local import bootstrap_admin, ensure_signing_key, twitter_secrets
+from lx_devstack.secrets_local import bootstrap_admin, ensure_secret, ensure_signing_key, twitter_secrets
 from lx_devstack.services import FAKE_X, GATEWAY, SERVICES, ServiceSpec
 from lx_fakex import ACCOUNT_TOKEN, APP_BEARER_TOKEN, CLIENT_ID, CLIENT_SECRET
 from lx_platform.kafka import ensure_topics
@@ -208,6 +209,11 @@ class Stack:
             env["IDENTITY_X_SIGN_IN_KEY"] = self.x_secrets()[1]
         if spec.name == "twitter-gateway":
             env.update(self._twitter_env())
+        if spec.name == "web":
+            env["WEB_API_BASE_URL"] = self.gateway_url
+            env["WEB_SESSION_KEY"] = os.environ.get("WEB_SESSION_KEY") or ensure_secret(
+                self.secrets_dir / "web-session-key", lambda: secrets.token_urlsafe(48)
+            )
         if spec is GATEWAY:
             env["GATEWAY_UPSTREAMS"] = json.dumps({s.name: self.url_of(s.name) for s in SERVICES})
         env.update(self.config.extra_env)
