@@ -146,3 +146,27 @@ def test_reads_are_counted_against_the_month(x: XWorld, admin_auth: dict[str, st
     assert status["since_id"] is not None and status["last_poll_at"] is not None
     assert status["x_configured"] is True
     assert status["campaign_account"] == "LabourExchange"
+
+
+def test_an_exhausted_read_budget_stops_polling_until_it_allows_again(x: XWorld, admin_auth: dict[str, str]) -> None:
+    before = x.gateway.get("/api/v1/admin/x", headers=admin_auth).json()
+    settings = {k: v for k, v in before["settings"].items() if k != "updated_at"}
+    used = before["status"]["reads_used"]
+    try:
+        r = x.gateway.put("/api/v1/admin/x", headers=admin_auth, json={**settings, "monthly_read_budget": used})
+        assert r.status_code == 200, r.text
+
+        async def paused() -> bool:
+            status = x.gateway.get("/api/v1/admin/x", headers=admin_auth).json()["status"]
+            return bool(status["read_budget_exhausted"]) and "ingestion" in status["notes"]
+
+        asyncio.run(wait_until(paused, timeout_s=15, what="polling to pause"))
+        position = len(x.calls())
+        tweet_id = x.tweet("Over budget #LabourExchange", username=handle())
+        observed_from = time.monotonic()
+        while time.monotonic() - observed_from < 3:  # three poll intervals: no reads at all
+            assert not [c for c in x.calls()[position:] if c["path"] == SEARCH or "/mentions" in c["path"]]
+        assert x.scalar("SELECT count(*) FROM tweets WHERE tweet_id = $1", tweet_id) == 0
+    finally:
+        assert x.gateway.put("/api/v1/admin/x", headers=admin_auth, json=settings).status_code == 200
+    _received(x, tweet_id)

@@ -43,7 +43,8 @@ class Handlers:
             metrics.TWEETS_DELETED.labels("erased").inc()
         await repo.delete_person(conn, data.user_id)
         cancelled = await conn.execute(
-            """UPDATE outgoing SET closed_at = now(), outcome = 'cancelled', last_error = 'person erased'
+            """UPDATE outgoing SET closed_at = now(), outcome = 'cancelled', last_error = 'person erased',
+                   payload = payload - 'text'
                WHERE closed_at IS NULL AND kind = 'dm' AND payload->>'user_id' = $1""",
             str(data.user_id),
         )

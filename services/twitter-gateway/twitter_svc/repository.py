@@ -394,7 +394,9 @@ async def due_outgoing(conn: asyncpg.Connection, *, limit: int) -> list[asyncpg.
 async def close_outgoing(conn: asyncpg.Connection, row_id: int, *, outcome: str, error: str | None = None) -> None:
     await conn.execute(
         """UPDATE outgoing SET closed_at = now(), outcome = $2, sent_at = CASE WHEN $2 = 'sent' THEN now() END,
-               last_error = COALESCE($3, last_error), sealed = NULL, attempts = attempts + (($2 <> 'cancelled')::int)
+               last_error = COALESCE($3, last_error), sealed = NULL,
+               payload = CASE WHEN kind = 'dm' THEN payload - 'text' ELSE payload END,
+               attempts = attempts + (($2 <> 'cancelled')::int)
            WHERE id = $1""",
         row_id,
         outcome,
