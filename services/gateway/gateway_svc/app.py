@@ -12,12 +12,16 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway_svc import metrics
+from gateway_svc.breaker import CircuitBreaker, State
+from gateway_svc.clientaddr import ClientAddresses, bucket_key
+from gateway_svc.edge import EdgeMiddleware, EdgePolicy
 from gateway_svc.openapi import MergedOpenAPI
-from gateway_svc.ratelimit import RateLimiter
+from gateway_svc.ratelimit import Decision, RateLimiter
 from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
-from lx_platform.auth import TokenVerifier, optional_principal
-from lx_platform.http import problem
+from lx_platform.auth import Principal, TokenVerifier, optional_principal
+from lx_platform.http import ProblemError, problem
 from lx_platform.logging import request_id_var
 from lx_platform.runtime import create_plain_app
 
@@ -39,8 +43,16 @@ HOP_BY_HOP = {
 }
 # Response headers the gateway writes itself (or that no longer describe the decoded body).
 UPSTREAM_ONLY = {"x-request-id", "content-encoding", "date", "server"}
-# Headers clients may not set for themselves: the gateway sets them.
-GATEWAY_SET = {"x-request-id", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded"}
+# Headers clients may not set for themselves: the gateway sets them (or, the proxy key, keeps them).
+PROXY_KEY_HEADER = "x-lx-proxy-key"
+GATEWAY_SET = {
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+    PROXY_KEY_HEADER,
+}
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -50,19 +62,56 @@ DOCS_HTML = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/api/docs/init.js"></script></body></html>"""
+# Everything the docs page needs is served from this origin; Swagger UI's icons are data: URIs.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=2.0),
+        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False,
     )
     verifier = TokenVerifier(
         jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience, client=client
     )
-    limiter = RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    by_address = RateLimiter(
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    by_user = RateLimiter(
+        per_minute=settings.user_rate_limit_per_minute,
+        burst=settings.user_rate_limit_burst,
+        max_clients=settings.rate_limit_max_clients,
+    )
+    metrics.RATE_BUCKETS.labels("address").set_function(lambda: len(by_address))
+    metrics.RATE_BUCKETS.labels("user").set_function(lambda: len(by_user))
+    addresses = ClientAddresses(trusted_proxies=settings.trusted_proxies, proxy_keys=settings.proxy_key_list())
+
+    def breaker_changed(name: str, state: State) -> None:
+        metrics.BREAKER_STATE.labels(name).set(int(state))
+        if state is State.OPEN:
+            metrics.BREAKER_OPENED.labels(name).inc()
+            log.warning("upstream breaker opened", extra={"upstream": name})
+        else:
+            log.info("upstream breaker state", extra={"upstream": name, "state": state.name.lower()})
+
+    breakers = {
+        name: CircuitBreaker(
+            name,
+            failure_threshold=settings.breaker_failure_threshold,
+            cooldown_s=settings.breaker_cooldown_s,
+            on_change=breaker_changed,
+        )
+        for name in settings.upstreams
+    }
+    for name in breakers:
+        metrics.BREAKER_STATE.labels(name).set(0)
     openapi = MergedOpenAPI(client, settings.upstreams)
 
     @contextlib.asynccontextmanager
@@ -76,7 +125,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = create_plain_app(
         name="gateway", log_level=settings.log_level, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
     )
+    # Outermost, so its rules also cover the request-id middleware's own answers (413).
+    app.add_middleware(
+        EdgeMiddleware,
+        policy=EdgePolicy.build(
+            public_origin=settings.public_origin,
+            cors_origins=settings.cors_origins,
+            hsts_max_age_s=settings.hsts_max_age_s,
+            max_url_bytes=settings.max_url_bytes,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+    )
     app.state.token_verifier = verifier
+    app.state.breakers = breakers
+    app.state.rate_limiters = {"address": by_address, "user": by_user}
     docs_init_js = (STATIC / "docs-init.js").read_bytes()
     app.mount("/api/docs/assets", StaticFiles(directory=STATIC / "swagger-ui"), name="docs-assets")
 
@@ -86,11 +148,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return HTMLResponse(DOCS_HTML)
+        return HTMLResponse(DOCS_HTML, headers={"Content-Security-Policy": DOCS_CSP})
 
     @app.get("/api/docs/init.js", include_in_schema=False)
     async def docs_init() -> Response:
         return Response(docs_init_js, media_type="text/javascript")
+
+    def client_address(request: Request) -> str:
+        peer = request.client.host if request.client else "unknown"
+        presented = request.headers.get(PROXY_KEY_HEADER)
+        vouched = addresses.vouched(presented)
+        if presented and not vouched:
+            metrics.UNTRUSTED_PROXY_KEY.inc()
+        return addresses.resolve(peer, request.headers.getlist("x-forwarded-for"), peer_vouched=vouched)
+
+    def too_many(decision: Decision, scope: str) -> Response:
+        metrics.RATE_LIMITED.labels(scope).inc()
+        return problem(429, "Too many requests; slow down a little.", headers=decision.headers())
 
     @app.api_route(
         "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
@@ -101,16 +175,36 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             return problem(404, "Nothing lives at this address.")
         service, template = target
         request.scope["route_template"] = f"{service}:{template}"
-        client_ip = request.client.host if request.client else "unknown"
+        client_ip = client_address(request)
 
-        # An invalid token is answered here (401) and never reaches a service.
-        principal = await optional_principal(request)
-        client_key = f"user:{principal.user_id}" if principal else f"ip:{client_ip}"
+        # An invalid token is answered here (401) and never reaches a service. Requests without a
+        # valid token count against their address, so a flood of made-up tokens is limited too.
+        principal: Principal | None
+        try:
+            principal = await optional_principal(request)
+        except ProblemError:
+            decision = by_address.take(bucket_key(client_ip, ipv6_prefix=settings.rate_limit_ipv6_prefix))
+            if not decision.allowed:
+                return too_many(decision, "address")
+            raise
+        if principal is not None:
+            decision, scope = by_user.take(str(principal.user_id)), "user"
+        else:
+            decision = by_address.take(bucket_key(client_ip, ipv6_prefix=settings.rate_limit_ipv6_prefix))
+            scope = "address"
+        if not decision.allowed:
+            return too_many(decision, scope)
 
-        wait = limiter.take(client_key)
-        if wait:
+        upstream = settings.upstreams.get(service)
+        if upstream is None:
+            return problem(503, f"The {service} service is not configured.")
+        breaker = breakers[service]
+        if wait := breaker.allow():
+            metrics.BREAKER_REFUSED.labels(service).inc()
             return problem(
-                429, "Too many requests; slow down a little.", headers={"Retry-After": str(limiter.retry_after(wait))}
+                503,
+                f"The {service} service is not answering. Try again shortly.",
+                headers={"Retry-After": str(wait)},
             )
 
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | GATEWAY_SET]
@@ -120,28 +214,48 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ("x-forwarded-host", request.headers.get("host", "")),
             ("x-forwarded-proto", request.url.scheme),
         ]
-        upstream = settings.upstreams.get(service)
-        if upstream is None:
-            return problem(503, f"The {service} service is not configured.")
         url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        connect_s, read_s = settings.timeout_for(service, bulk=template in BULK_ROUTES)
+        verdict = False
         try:
-            timeout = settings.bulk_upstream_timeout_s if template in BULK_ROUTES else settings.upstream_timeout_s
+            body = await request.body()
             answer = await client.request(
-                request.method, url, headers=headers, content=await request.body(), timeout=timeout
+                request.method,
+                url,
+                headers=headers,
+                content=body,
+                timeout=httpx.Timeout(read_s, connect=connect_s, pool=connect_s),
             )
-        except httpx.TimeoutException:
-            log.warning("upstream timed out", extra={"upstream": service})
+            verdict = True
+            breaker.success()
+        except httpx.TimeoutException as exc:
+            verdict = True
+            breaker.failure()
+            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
+            metrics.UPSTREAM_FAILURES.labels(service, kind).inc()
+            log.warning("upstream timed out", extra={"upstream": service, "kind": kind})
             return problem(504, f"The {service} service did not answer in time. Try again.")
         except httpx.HTTPError as exc:
+            verdict = True
+            breaker.failure()
+            kind = "connect" if isinstance(exc, httpx.ConnectError) else "error"
+            metrics.UPSTREAM_FAILURES.labels(service, kind).inc()
             log.warning("upstream unreachable", extra={"upstream": service, "error": type(exc).__name__})
             return problem(
                 503, f"The {service} service is not answering. Try again shortly.", headers={"Retry-After": "5"}
             )
+        finally:
+            if not verdict:
+                # Cancelled (the client left) or the body was refused (413): no word on the upstream.
+                breaker.abandon()
+        request.scope["lx_upstream"] = service
         out = Response(content=answer.content, status_code=answer.status_code)
         for key, value in answer.headers.multi_items():
             # httpx has already decoded the body, so its content-encoding no longer applies.
             if key.lower() not in HOP_BY_HOP | UPSTREAM_ONLY:
                 out.headers.append(key, value)
+        for key, value in decision.headers().items():
+            out.headers[key] = value
         return out
 
     return app

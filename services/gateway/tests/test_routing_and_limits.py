@@ -1,11 +1,10 @@
-"""Gateway routing table, rate limiter and OpenAPI merge, without I/O."""
+"""Gateway routing table and OpenAPI merge, without I/O."""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway_svc.openapi import merge
-from gateway_svc.ratelimit import RateLimiter
 from gateway_svc.routing import BULK_ROUTES, route
 
 pytestmark = pytest.mark.unit
@@ -57,36 +56,6 @@ def test_only_bulk_imports_get_the_long_timeout() -> None:
 
 def test_route_labels_are_templates_not_paths() -> None:
     assert route("/api/v1/requests/123/matches") == route("/api/v1/requests/456/matches")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_rate_limiter_allows_a_burst_then_refills_at_the_rate() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(per_minute=60, burst=3, clock=clock)
-    assert [limiter.take("a") for _ in range(3)] == [0, 0, 0]
-    wait = limiter.take("a")
-    assert 0 < wait <= 1.0
-    assert limiter.retry_after(wait) == 1
-    assert limiter.take("b") == 0, "clients have their own buckets"
-    clock.now += 1.0
-    assert limiter.take("a") == 0
-
-
-def test_rate_limiter_forgets_idle_clients() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(per_minute=600, burst=10, clock=clock)
-    for n in range(100):
-        limiter.take(f"client-{n}")
-    clock.now += 120
-    limiter.take("fresh")
-    assert len(limiter._buckets) == 1  # noqa: SLF001
 
 
 def test_openapi_merge_keeps_paths_and_prefixes_clashing_schemas() -> None:

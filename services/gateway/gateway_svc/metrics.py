@@ -1,0 +1,27 @@
+"""The gateway's own metrics, next to the shared HTTP ones (lx_platform.metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+UPSTREAM_FAILURES = Counter(
+    "lx_gateway_upstream_failures_total",
+    "Calls to an upstream that failed without an answer, by kind (connect, timeout, error)",
+    ["upstream", "kind"],
+)
+BREAKER_STATE = Gauge(
+    "lx_gateway_breaker_state", "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open", ["upstream"]
+)
+BREAKER_OPENED = Counter("lx_gateway_breaker_opened_total", "Times an upstream's breaker opened", ["upstream"])
+BREAKER_REFUSED = Counter(
+    "lx_gateway_breaker_refused_total",
+    "Calls answered 503 at once because the upstream's breaker was open",
+    ["upstream"],
+)
+RATE_LIMITED = Counter(
+    "lx_gateway_rate_limited_total", "Requests answered 429, by bucket kind (user, address)", ["scope"]
+)
+RATE_BUCKETS = Gauge("lx_gateway_rate_limit_buckets", "Rate-limit buckets held in memory, by kind", ["scope"])
+UNTRUSTED_PROXY_KEY = Counter(
+    "lx_gateway_wrong_proxy_key_total", "Requests that presented a proxy key the gateway does not know"
+)
