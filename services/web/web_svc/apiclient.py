@@ -89,12 +89,13 @@ class ApiClient:
         json: Any = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> ApiResult:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
         try:
-            answer = await self.http.request(method, path, json=json, params=params, headers=sent)
+            answer = await self.http.request(method, path, json=json, params=params, headers=sent, content=content)
         except httpx.HTTPError as exc:
             log.warning("api call failed", extra={"path": path, "error": type(exc).__name__})
             raise ApiUnavailable(str(type(exc).__name__)) from exc

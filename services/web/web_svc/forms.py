@@ -207,3 +207,98 @@ def local_time(value: str, zone: ZoneInfo) -> str | None:
 def request_errors(errors: dict[str, str]) -> dict[str, str]:
     """The request form numbers its skill rows as the API does (blank rows are dropped before both)."""
     return dict(errors)
+
+
+# -- admin: X settings, a new skill -----------------------------------------------------------------------
+
+
+@dataclass
+class XSettingsForm:
+    hashtags: str = ""
+    poll_interval_s: str = ""
+    monthly_read_budget: str = ""
+    monthly_post_budget: str = ""
+    posting_enabled: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> XSettingsForm:
+        return cls(
+            hashtags=" ".join(f"#{h}" for h in settings.get("hashtags", [])),
+            poll_interval_s=str(settings.get("poll_interval_s", "")),
+            monthly_read_budget=str(settings.get("monthly_read_budget", "")),
+            monthly_post_budget=str(settings.get("monthly_post_budget", "")),
+            posting_enabled=bool(settings.get("posting_enabled")),
+        )
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> XSettingsForm:
+        return cls(
+            hashtags=fields.get("hashtags", "").strip(),
+            poll_interval_s=fields.get("poll_interval_s", "").strip(),
+            monthly_read_budget=fields.get("monthly_read_budget", "").strip(),
+            monthly_post_budget=fields.get("monthly_post_budget", "").strip(),
+            posting_enabled=fields.get("posting_enabled") == "yes",
+        )
+
+    def body(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The PUT /api/v1/admin/x body, and the errors the form itself can see (numbers that are not)."""
+        errors: dict[str, str] = {}
+        hashtags = [t for t in re.split(r"[\s,]+", self.hashtags) if t]
+        numbers: dict[str, int] = {}
+        for name in ("poll_interval_s", "monthly_read_budget", "monthly_post_budget"):
+            value = whole_number(
+                getattr(self, name), field_name=name, message="Enter a whole number, like 60.", errors=errors
+            )
+            if value is None and name not in errors:
+                errors[name] = "Enter a whole number, like 60."
+            numbers[name] = value or 0
+        return {"hashtags": hashtags, **numbers, "posting_enabled": self.posting_enabled}, errors
+
+
+def x_settings_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The API names a bad hashtag by its position (`hashtags.2`); the form has one box for them all."""
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        out.setdefault("hashtags" if name.startswith("hashtags") else name, message)
+    return out
+
+
+@dataclass
+class SkillForm:
+    slug: str = ""
+    name: str = ""
+    category: str = ""
+    description: str = ""
+    synonyms: str = ""
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> SkillForm:
+        return cls(**{k: fields.get(k, "").strip() for k in ("slug", "name", "category", "description", "synonyms")})
+
+    def body(self) -> dict[str, Any]:
+        synonyms = [s.strip() for s in self.synonyms.split(",") if s.strip()]
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "category": self.category,
+            "description": self.description,
+            "synonyms": synonyms[:100],
+        }
+
+
+def skill_errors(errors: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        out.setdefault("synonyms" if name.startswith("synonyms") else name, message)
+    return out
+
+
+def constituency_code_of(value: str, constituencies: list[dict[str, str]]) -> str | None:
+    """A constituency typed as its code or its name (any case), as its code; None if it is neither."""
+    text = " ".join(value.split()).casefold()
+    if not text:
+        return None
+    for c in constituencies:
+        if c["code"].casefold() == text or c["name"].casefold() == text:
+            return c["code"]
+    return None

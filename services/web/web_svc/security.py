@@ -11,6 +11,8 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,3 +96,38 @@ def _strings(value: Any) -> tuple[str, ...]:
 def needs_refresh(access_token: str | None, *, now: float, margin_s: float) -> bool:
     """True when there is no usable access token, or it expires within `margin_s` seconds."""
     return read_claims(access_token).seconds_left(now) < margin_s
+
+
+MAX_PARTS = 50
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """A multipart/form-data body as (text fields, files by field name as (filename, bytes)).
+
+    The first value of a name wins; anything that is not multipart/form-data gives nothing, so the CSRF
+    check that follows refuses it."""
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data" or "boundary=" not in content_type:
+        return fields, files
+    try:
+        header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    except UnicodeEncodeError:
+        return fields, files
+    message = BytesParser(policy=HTTP).parsebytes(header + body)
+    if not message.is_multipart():
+        return fields, files
+    for number, part in enumerate(message.iter_parts()):
+        if number >= MAX_PARTS:
+            break
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            files.setdefault(name, (filename, data))
+        else:
+            fields.setdefault(name, data.decode("utf-8", errors="replace"))
+    return fields, files

@@ -15,7 +15,16 @@ from fastapi import Request, Response
 
 from lx_platform.logging import request_id_var
 from web_svc.apiclient import ApiClient, ApiResult, TokenPair
-from web_svc.security import Claims, csrf_ok, csrf_token, needs_refresh, new_session_id, read_claims, safe_next
+from web_svc.security import (
+    Claims,
+    csrf_ok,
+    csrf_token,
+    needs_refresh,
+    new_session_id,
+    parse_multipart,
+    read_claims,
+    safe_next,
+)
 
 SID_COOKIE = "lx_sid"
 ACCESS_COOKIE = "lx_at"
@@ -89,6 +98,15 @@ class Session:
             raise CsrfRejected
         return fields
 
+    async def upload(self) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+        """A posted multipart/form-data form: (fields, files by field name), after checking the CSRF token."""
+        body = await self.request.body()
+        fields, files = parse_multipart(self.request.headers.get("content-type", ""), body)
+        presented = fields.pop(CSRF_FIELD, None) or self.request.headers.get(CSRF_HEADER)
+        if not csrf_ok(self._key, self.sid, presented):
+            raise CsrfRejected
+        return fields, files
+
     # -- tokens ---------------------------------------------------------------------------------
     def sign_in(self, pair: TokenPair) -> None:
         """Keep a new token pair, and start a new browser session id (so old CSRF tokens stop working)."""
@@ -146,16 +164,23 @@ class Session:
         json: Any = None,
         params: dict[str, str] | None = None,
         auth: bool = True,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> ApiResult:
         """Call the API as this person (if signed in); on 401, refresh once and try again."""
         token = await self.token() if auth else None
-        result = await self.api.call(
-            method, path, token=token, json=json, params=params, headers=self.forward_headers()
-        )
-        if result.status == 401 and token and await self._refresh():
-            result = await self.api.call(
-                method, path, token=self.access_token, json=json, params=params, headers=self.forward_headers()
+
+        async def send(with_token: str | None) -> ApiResult:
+            headers = self.forward_headers()
+            if content_type:
+                headers["Content-Type"] = content_type
+            return await self.api.call(
+                method, path, token=with_token, json=json, params=params, headers=headers, content=content
             )
+
+        result = await send(token)
+        if result.status == 401 and token and await self._refresh():
+            result = await send(self.access_token)
         if result.status == 401 and token:
             self.sign_out()
         return result
