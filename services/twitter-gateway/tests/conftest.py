@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +15,6 @@ import asyncpg
 import httpx
 import pytest
 
-from lx_devstack.ports import free_port
 from lx_devstack.stack import Stack
 from lx_devstack.testkit import envelope, produce, read_all, wait_until
 
@@ -38,68 +34,17 @@ FAST_LOOPS = {
 }
 
 
-def _own_fake_x(stack: Stack) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start a fake X and point identity and the gateway at it (for a stack that does not start one)."""
-    from lx_fakex import ACCOUNT_TOKEN, APP_BEARER_TOKEN, CLIENT_ID, CLIENT_SECRET
-    from twitter_svc.crypto import generate_key
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lx_fakex", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as c:
-                return (await c.get(f"{url}/healthz")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    asyncio.run(wait_until(up, timeout_s=20, what="the fake X to start"))
-    shared = secrets.token_urlsafe(32)
-    stack.config.extra_env.update(
-        {
-            "TWITTER_X_API_BASE_URL": url,
-            "TWITTER_X_AUTHORIZE_URL": f"{url}/i/oauth2/authorize",
-            "TWITTER_X_CLIENT_ID": CLIENT_ID,
-            "TWITTER_X_CLIENT_SECRET": CLIENT_SECRET,
-            "TWITTER_X_BEARER_TOKEN": APP_BEARER_TOKEN,
-            "TWITTER_X_ACCOUNT_TOKEN": ACCOUNT_TOKEN,
-            "TWITTER_POSTING_ENABLED": "true",
-            "TWITTER_TOKEN_KEYS": generate_key("t1"),
-            "TWITTER_IDENTITY_INTERNAL_KEY": shared,
-            "IDENTITY_X_SIGN_IN_KEY": shared,
-        }
-    )
-    stack.stop_service("identity")
-    stack.start_service("identity")
-    return url, proc
-
-
 @pytest.fixture(scope="session")
-def fake_x_url(stack: Stack, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The fake X the stack's twitter gateway talks to, with the gateway's loops made fast."""
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        fake = request.getfixturevalue("fake_x")
-        url = str(getattr(fake, "url", fake)).rstrip("/")
-    except pytest.FixtureLookupError:
-        url, proc = _own_fake_x(stack)
+def fake_x_url(stack: Stack, fake_x: str) -> Iterator[str]:
+    """The fake X the stack's twitter gateway talks to, with the gateway restarted with fast loops."""
     stack.config.extra_env.update(FAST_LOOPS)
     stack.stop_service(SERVICE)
     stack.start_service(SERVICE)
     try:
-        yield url
+        yield fake_x.rstrip("/")
     finally:
         for name in FAST_LOOPS:
             stack.config.extra_env.pop(name, None)
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
 
 
 async def _fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:

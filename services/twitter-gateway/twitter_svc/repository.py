@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -370,10 +369,10 @@ async def enqueue_outgoing(
     sealed: str | None = None,
 ) -> bool:
     inserted = await conn.fetchval(
-        """INSERT INTO outgoing (kind, payload, sealed, dedupe_key) VALUES ($1, $2::jsonb, $3, $4)
+        """INSERT INTO outgoing (kind, payload, sealed, dedupe_key) VALUES ($1, $2, $3, $4)
            ON CONFLICT (dedupe_key) DO NOTHING RETURNING true""",
         kind,
-        json.dumps(payload or {}),
+        payload or {},
         sealed,
         dedupe_key,
     )
