@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from web_svc.apiclient import ApiResult, Problem, TokenPair
 from web_svc.security import safe_next
-from web_svc.session import Session
+from web_svc.session import Session, SignInNeeded
 from web_svc.views import session_of, views_of
 
 router = APIRouter()
@@ -176,23 +176,29 @@ def origin_of(request: Request) -> str:
 
 @router.get("/login/x")
 async def login_with_x(request: Request) -> Response:
+    """Start signing in with X (`mode=login`, anyone) or linking X to my account (`mode=link`, signed in)."""
     s = session_of(request)
+    mode = "link" if request.query_params.get("mode") == "link" else "login"
+    if mode == "link" and not s.signed_in:
+        raise SignInNeeded("/me/account")
     result = await s.call(
         "GET",
         "/api/v1/auth/x/authorize",
-        auth=False,
-        params={"mode": "login", "redirect_uri": origin_of(request) + "/login/x/callback"},
+        auth=mode == "link",
+        params={"mode": mode, "redirect_uri": origin_of(request) + "/login/x/callback"},
     )
+    if mode == "link" and result.status == 401:
+        raise SignInNeeded("/me/account")
     location = result.headers.get("location")
     if result.status not in (301, 302, 303, 307) or not location:
-        return _x_failed(request, result)
+        return _x_failed(request, result, mode)
     response = RedirectResponse(location, status_code=303)
     # Bind the OAuth state to this browser, so nobody can finish their own sign-in in someone else's browser.
     state = (parse_qs(urlsplit(location).query).get("state") or [""])[0]
     if state:
         response.set_cookie(
             X_STATE_COOKIE,
-            state,
+            f"{mode}:{state}",
             max_age=600,
             path="/login/x",
             httponly=True,
@@ -207,34 +213,43 @@ async def login_with_x_done(request: Request) -> Response:
     s: Session = session_of(request)
     code = request.query_params.get("code", "")
     state = request.query_params.get("state", "")
-    expected = request.cookies.get(X_STATE_COOKIE, "")
+    mode, _, expected = request.cookies.get(X_STATE_COOKIE, "").rpartition(":")
+    mode = "link" if mode == "link" else "login"
     if request.query_params.get("error"):
-        problem = Problem(400, "Sign-in with X was cancelled", "X did not sign you in. You can try again.")
-        return _x_page(request, problem)
+        title = "Linking X was cancelled" if mode == "link" else "Sign-in with X was cancelled"
+        problem = Problem(400, title, "X did not confirm it. You can try again.")
+        return _x_page(request, problem, mode)
     if not code or not state or not expected or not hmac.compare_digest(state.encode(), expected.encode()):
         problem = Problem(
             400,
             "Sign-in with X did not finish",
             "This sign-in link is not from this browser, or it is too old. Start again from the sign-in page.",
         )
-        return _x_page(request, problem)
+        return _x_page(request, problem, mode)
     result = await s.call("GET", "/api/v1/auth/x/callback", auth=False, params={"code": code, "state": state})
     pair = pair_of(result)
     if result.status == 200 and pair is not None:
         s.sign_in(pair)
         response = redirect("/?notice=signed-in")
-        response.delete_cookie(X_STATE_COOKIE, path="/login/x")
-        return response
-    return _x_failed(request, result)
+    elif result.status == 200 and isinstance(result.body, dict) and result.body.get("x_account"):
+        response = redirect("/me/account?notice=x-linked")
+    else:
+        return _x_failed(request, result, mode)
+    response.delete_cookie(X_STATE_COOKIE, path="/login/x")
+    return response
 
 
-def _x_failed(request: Request, result: ApiResult) -> Response:
+def _x_failed(request: Request, result: ApiResult, mode: str) -> Response:
     problem = result.problem
     if result.ok or 300 <= result.status < 400:
         problem = Problem(502, "Sign-in with X did not work", "We could not finish signing you in with X. Try again.")
-    return _x_page(request, problem)
+    return _x_page(request, problem, mode)
 
 
-def _x_page(request: Request, problem: Problem) -> Response:
+def _x_page(request: Request, problem: Problem, mode: str) -> Response:
     status = problem.status if 400 <= problem.status < 600 else 502
+    if mode == "link":
+        return views_of(request).render(
+            request, "error.html", status=status, title=problem.title, message=problem.detail
+        )
     return views_of(request).render(request, "login.html", status=status, email="", next="/", problem=problem)
