@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lx_platform.runtime import create_plain_app
-from web_svc import pages_account, pages_profile, pages_requests
+from web_svc import pages_account, pages_admin, pages_me, pages_organise, pages_profile, pages_requests, pwa
 from web_svc.apiclient import ApiClient, ApiUnavailable
 from web_svc.session import CsrfRejected, Session, SignInNeeded, login_url
 from web_svc.settings import WebSettings
@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # Paths that are not pages: no session cookie, no per-person caching rules.
-_NOT_PAGES = ("/static/", "/healthz", "/readyz", "/metrics")
+_NOT_PAGES = ("/static/", "/healthz", "/readyz", "/metrics", "/sw.js", "/manifest.webmanifest", "/offline")
 
 
 def session_key(settings: WebSettings) -> bytes:
@@ -70,6 +70,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.api = api
     app.state.cookie_secure = settings.cookie_secure
     app.state.time_zone = settings.time_zone
+    app.state.terms_known = pages_me.TermsKnown()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
@@ -80,7 +81,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         )
         request.state.session = session
         try:
-            response = await call_next(request)
+            if page and await pages_me.terms_pending(request, session):
+                response: Response = RedirectResponse("/me/terms", status_code=303)
+            else:
+                response = await call_next(request)
         except Exception:
             log.exception("page failed", extra={"path": request.url.path})
             response = views.render(
@@ -140,5 +144,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     app.include_router(pages_requests.router)
     app.include_router(pages_account.router)
+    app.include_router(pages_me.router)  # before pages_profile: /me/terms, /me/account are not the profile
     app.include_router(pages_profile.router)
+    app.include_router(pages_organise.router)
+    app.include_router(pages_admin.router)
+    app.include_router(pwa.router)
     return app

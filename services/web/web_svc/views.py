@@ -29,6 +29,16 @@ NOTICES = {
     "offer-declined": "Offer declined.",
     "offer-withdrawn": "Your offer is withdrawn.",
     "invited": "Invitation sent.",
+    "request-approved": "Request approved: it is open to supporters now.",
+    "request-rejected": "Request rejected.",
+    "role-granted": "Role granted. It applies from the person's next sign-in or token refresh (within 15 minutes).",
+    "role-revoked": "Role revoked. It stops at the person's next token refresh (within 15 minutes).",
+    "x-saved": "X settings saved. They apply from the next poll.",
+    "skill-added": "Skill added to the taxonomy.",
+    "account-saved": "Your account is saved.",
+    "x-linked": "Your X account is linked.",
+    "x-unlinked": "Your X account is unlinked.",
+    "terms-accepted": "Thank you. Your account is ready.",
 }
 
 
@@ -87,6 +97,10 @@ class Reference:
                 self._skills_at = time.monotonic()
         return self._skills
 
+    def forget_skills(self) -> None:
+        """Read the taxonomy again on next use (a skill was just added)."""
+        self._skills_at = float("-inf")
+
     async def skill_names(self) -> dict[str, str]:
         return {s["slug"]: s["name"] for s in await self.skills()}
 
@@ -126,6 +140,8 @@ class Views:
             "claims": session.claims,
             "path": request.url.path,
             "notice": NOTICES.get(notice_key, ""),
+            # Whoever was here before: the service worker's copy of their commitments must go.
+            "clear_personal": notice_key in ("signed-in", "signed-out", "signed-up"),
             "problem": None,
             "errors": {},
         }
