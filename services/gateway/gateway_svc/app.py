@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway_svc import metrics
 from gateway_svc.breaker import CircuitBreaker, State
-from gateway_svc.clientaddr import ClientAddresses, bucket_key
+from gateway_svc.clientaddr import ClientAddresses, bucket_key, parse_address
 from gateway_svc.edge import EdgeMiddleware, EdgePolicy
 from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import Decision, RateLimiter
@@ -162,6 +162,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             metrics.UNTRUSTED_PROXY_KEY.inc()
         return addresses.resolve(peer, request.headers.getlist("x-forwarded-for"), peer_vouched=vouched)
 
+    def original_scheme(request: Request) -> str:
+        """https when a trusted load balancer in front says it took the request over TLS."""
+        peer = parse_address(request.client.host) if request.client else None
+        if peer is not None and addresses.is_trusted(peer):
+            said = request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+            if said in ("http", "https"):
+                return said
+        return request.url.scheme
+
     def too_many(decision: Decision, scope: str) -> Response:
         metrics.RATE_LIMITED.labels(scope).inc()
         return problem(429, "Too many requests; slow down a little.", headers=decision.headers())
@@ -212,7 +221,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ("x-request-id", request_id_var.get() or ""),
             ("x-forwarded-for", client_ip),
             ("x-forwarded-host", request.headers.get("host", "")),
-            ("x-forwarded-proto", request.url.scheme),
+            ("x-forwarded-proto", original_scheme(request)),
         ]
         url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         connect_s, read_s = settings.timeout_for(service, bulk=template in BULK_ROUTES)
