@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in
 
+from .test_organise_admin_e2e import wait_for
 from .test_pages_e2e import WITHINGTON, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -241,3 +242,50 @@ def test_account_pages_fit_a_360px_screen(new_page, gateway: httpx.Client, path:
     page.goto(path)
     expect(page.locator("main h1")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def consent_at_fake_x(page: Page, username: str) -> None:
+    expect(page.get_by_role("heading", level=1)).to_contain_text("wants to access your X account")
+    page.get_by_label("Your X username").fill(username)
+    page.get_by_role("button", name="Authorize app").click()
+
+
+def test_signing_in_with_x_in_the_browser_makes_an_account_that_accepts_the_terms_first(  # type: ignore[no-untyped-def]
+    new_page, gateway: httpx.Client, fake_x: str
+) -> None:
+    page = new_page()
+    page.goto("/login")
+    page.get_by_role("link", name="Sign in with X").click()
+    username = "b" + uuid.uuid4().hex[:12]
+    consent_at_fake_x(page, username)
+    expect(page).to_have_url(re.compile(r"/me/terms$"))
+    assert {"lx_at", "lx_rt"} <= {c["name"] for c in page.context.cookies()}
+    page.get_by_label("I agree to the terms of use").check()
+    page.get_by_role("button", name="Accept and continue").click()
+    expect(page.get_by_text("Thank you. Your account is ready.")).to_be_visible()
+    page.goto("/me/account")
+    expect(page.locator("dl.facts")).to_contain_text("none (you signed in with X)")
+
+
+def test_linking_and_unlinking_x_from_the_account_page(new_page, gateway: httpx.Client, fake_x: str) -> None:  # type: ignore[no-untyped-def]
+    person = register_and_sign_in(gateway)
+    page = new_page()
+    sign_in(page, person.email, person.password)
+    page.goto("/me/account")
+    page.get_by_role("link", name="Link X").click()
+    username = "l" + uuid.uuid4().hex[:12]
+    consent_at_fake_x(page, username)
+    expect(page).to_have_url(re.compile(r"/me/account\?notice=x-linked$"))
+    expect(page.get_by_text("Your X account is linked.")).to_be_visible()
+
+    def linked() -> bool:
+        return gateway.get("/api/v1/me", headers=person.auth).json()["x_account"] == {"handle": username}
+
+    wait_for("identity to hear of the link", linked)
+    page.reload()
+    expect(page.get_by_text(f"@{username}")).to_be_visible()
+    page.get_by_role("button", name="Unlink X").click()
+    expect(page.get_by_text("Your X account is unlinked.")).to_be_visible()
+    wait_for("identity to hear of the unlinking", lambda: not linked())
+    page.reload()
+    expect(page.get_by_role("link", name="Link X")).to_be_visible()
