@@ -295,7 +295,9 @@ def create_app(state: FakeXState | None = None) -> FastAPI:  # noqa: C901 - one 
             principal = st.authenticate(token) if token else None
             window, _ = st.window(endpoint, principal.rate_key if principal else "anonymous", consume=False)
             headers = _rate_headers(window)
-            if fault.status == 429:
+            if fault.body is not None:
+                response = Response(fault.body, fault.status, media_type="application/json")
+            elif fault.status == 429:
                 headers["x-rate-limit-remaining"] = "0"
                 headers["x-rate-limit-reset"] = str(int(st.clock()) + fault.reset_in_s)
                 response = _json(TOO_MANY, 429, headers)
@@ -693,11 +695,14 @@ def create_app(state: FakeXState | None = None) -> FastAPI:  # noqa: C901 - one 
     async def fake_faults(request: Request) -> JSONResponse:
         body = _control_json(await request.body())
         status, count, reset_in_s = body.get("status"), body.get("count", 1), body.get("reset_in_s", 60)
-        if not isinstance(status, int) or not (status == 429 or 500 <= status <= 599):
-            raise ApiError(400, {"detail": "status: 429 or 500-599"})
+        raw = body.get("body")
+        if raw is not None and (not isinstance(raw, str) or not isinstance(status, int) or not 200 <= status <= 599):
+            raise ApiError(400, {"detail": "body: a string, with a status 200-599"})
+        if not isinstance(status, int) or (raw is None and not (status == 429 or 500 <= status <= 599)):
+            raise ApiError(400, {"detail": "status: 429 or 500-599 (any status with a raw `body`)"})
         if not isinstance(count, int) or count < 1 or not isinstance(reset_in_s, int) or reset_in_s < 0:
             raise ApiError(400, {"detail": "count: a positive integer; reset_in_s: a non-negative integer"})
-        st.add_fault(status, count, reset_in_s)
+        st.add_fault(status, count, reset_in_s, raw)
         return _json({"status": status, "count": count, "reset_in_s": reset_in_s}, 201)
 
     @app.post("/_fake/expire-tokens")

@@ -166,6 +166,7 @@ class Fault:
     status: int
     count: int
     reset_in_s: int
+    body: str | None = None  # answered as is, without rate-limit headers: a broken proxy or a changed API
 
 
 @dataclass(frozen=True)
@@ -447,9 +448,9 @@ class FakeXState:
             w.remaining -= 1
             return w, True
 
-    def add_fault(self, status: int, count: int, reset_in_s: int) -> None:
+    def add_fault(self, status: int, count: int, reset_in_s: int, body: str | None = None) -> None:
         with self.lock:
-            self.faults.append(Fault(status, count, reset_in_s))
+            self.faults.append(Fault(status, count, reset_in_s, body))
 
     def take_fault(self) -> Fault | None:
         with self.lock:

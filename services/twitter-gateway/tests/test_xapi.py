@@ -19,6 +19,7 @@ from lx_fakex.testing import RunningFakeX, running_fake_x
 from twitter_svc.xapi import (
     XApi,
     XAuthError,
+    XBadResponse,
     XRateLimited,
     XUnavailable,
     pkce_pair,
@@ -301,6 +302,22 @@ async def test_server_errors_that_persist_make_x_unavailable(
         await api.search_recent("#LabourExchange", since_id=None)
     assert caught.value.kind == "unavailable" and "503" in str(caught.value)
     assert len(await calls(http)) == 3 and len(sleeps.delays) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html>502 Bad Gateway</html>", '{"data": "not a list"}', '{"data": [{"text": "no id or author"}]}', ""],
+)
+async def test_a_malformed_answer_is_a_bad_response_not_a_crash(
+    http: httpx.AsyncClient, api: XApi, sleeps: Sleeps, body: str
+) -> None:
+    await http.post("/_fake/faults", json={"status": 200, "count": 1, "body": body})
+    with pytest.raises(XBadResponse) as caught:
+        await api.mentions(ACCOUNT_ID, since_id=None)
+    assert caught.value.kind == "bad_response"
+    assert sleeps.delays == []  # retrying cannot fix a malformed answer
+    # The answer had no rate-limit headers; the next call goes ahead normally.
+    assert (await api.mentions(ACCOUNT_ID, since_id=None)).tweets is not None
 
 
 async def test_unreachable_x_is_unavailable(sleeps: Sleeps) -> None:
