@@ -165,6 +165,8 @@ class Stack:
         for name, value in (
             ("TWITTER_PUBLIC_BASE_URL", self.gateway_url),
             ("TWITTER_OAUTH_REDIRECT_URI", f"{self.gateway_url}/api/v1/auth/x/callback"),
+            # The web client's page completes the sign-in for a browser and keeps the tokens in cookies.
+            ("TWITTER_OAUTH_EXTRA_REDIRECT_URIS", json.dumps([f"{self.gateway_url}/login/x/callback"])),
         ):
             env[name] = os.environ.get(name) or value
         if self.uses_fake_x:

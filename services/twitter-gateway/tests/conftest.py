@@ -125,10 +125,17 @@ class XWorld:
 
     # -- signing in with X, as a browser does ----------------------------------------------------
     def consent(
-        self, username: str, *, mode: str = "login", auth: dict[str, str] | None = None, decision: str = "allow"
+        self,
+        username: str,
+        *,
+        mode: str = "login",
+        auth: dict[str, str] | None = None,
+        decision: str = "allow",
+        redirect_uri: str | None = None,
     ) -> dict[str, str]:
         """authorize → X's consent page → allow: the query X sends the browser back with (state, code)."""
-        r = self.gateway.get("/api/v1/auth/x/authorize", params={"mode": mode}, headers=auth or {})
+        params = {"mode": mode} | ({"redirect_uri": redirect_uri} if redirect_uri else {})
+        r = self.gateway.get("/api/v1/auth/x/authorize", params=params, headers=auth or {})
         assert r.status_code == 302, r.text
         location = r.headers["location"]
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

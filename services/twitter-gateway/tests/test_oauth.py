@@ -4,6 +4,7 @@ page → callback, accounts created once, links refused when taken, unlinking re
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -56,6 +57,20 @@ def test_a_state_is_single_use_and_an_unknown_one_is_refused(x: XWorld) -> None:
     unknown = x.callback({"state": "made-up", "code": query["code"]})
     assert unknown.status_code == 400
     assert x.callback({}).status_code == 400
+
+
+def test_a_registered_redirect_address_is_used_through_the_exchange_and_others_are_refused(x: XWorld) -> None:
+    web_page = f"{x.stack.gateway_url}/login/x/callback"
+    r = x.gateway.get("/api/v1/auth/x/authorize", params={"redirect_uri": web_page})
+    assert r.status_code == 302
+    assert parse_qs(urlsplit(r.headers["location"]).query)["redirect_uri"] == [web_page]
+    # The fake checks the exchange presents the address the consent was given for.
+    assert x.callback(x.consent(handle(), redirect_uri=web_page)).status_code == 200
+
+    elsewhere = x.gateway.get("/api/v1/auth/x/authorize", params={"redirect_uri": "http://127.0.0.1:9/steal"})
+    assert elsewhere.status_code == 422
+    assert elsewhere.headers["content-type"].startswith(PROBLEM)
+    assert elsewhere.json()["errors"][0]["field"] == "redirect_uri"
 
 
 def test_declining_at_x_changes_nothing(x: XWorld) -> None:

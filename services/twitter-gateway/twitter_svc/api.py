@@ -88,12 +88,30 @@ async def authorize(
     deps: DepsDep,
     principal: MaybeUser,
     mode: Annotated[Literal["login", "link"], Query(description="`login` (default) or `link`")] = "login",
+    redirect_uri: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Where X sends the browser back: the API's callback (default) or another address "
+            "registered in `TWITTER_OAUTH_EXTRA_REDIRECT_URIS`, such as the web client's `/login/x/callback`, "
+            "which then calls `/api/v1/auth/x/callback` itself.",
+        ),
+    ] = None,
 ) -> RedirectResponse:
     if mode == "link" and principal is None:
         raise ProblemError(401, "Sign in first to link an X account.", headers={"WWW-Authenticate": "Bearer"})
+    if redirect_uri is not None and redirect_uri not in deps.settings.allowed_redirect_uris:
+        raise ProblemError(
+            422,
+            "This address is not registered for signing in with X.",
+            errors=[{"field": "redirect_uri", "message": "not a registered redirect address"}],
+        )
     try:
         url = await service.begin_authorization(
-            deps=deps, mode=mode, user_id=principal.user_id if mode == "link" and principal else None
+            deps=deps,
+            mode=mode,
+            user_id=principal.user_id if mode == "link" and principal else None,
+            redirect_uri=redirect_uri,
         )
     except Refused as exc:
         raise _refused(exc) from exc

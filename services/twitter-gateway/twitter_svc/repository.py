@@ -21,15 +21,17 @@ async def insert_state(
     mode: str,
     user_id: uuid.UUID | None,
     expires_at: datetime,
+    redirect_uri: str,
 ) -> None:
     await conn.execute(
-        """INSERT INTO oauth_states (state_hash, code_verifier_sealed, mode, user_id, expires_at)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO oauth_states (state_hash, code_verifier_sealed, mode, user_id, expires_at, redirect_uri)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         state_hash,
         verifier_sealed,
         mode,
         user_id,
         expires_at,
+        redirect_uri,
     )
 
 
@@ -37,7 +39,7 @@ async def take_state(conn: asyncpg.Connection, *, state_hash: str) -> asyncpg.Re
     """Consume a live state (single use): deleted whatever happens next."""
     return await conn.fetchrow(
         """DELETE FROM oauth_states WHERE state_hash = $1 AND expires_at > now()
-           RETURNING code_verifier_sealed, mode, user_id""",
+           RETURNING code_verifier_sealed, mode, user_id, redirect_uri""",
         state_hash,
     )
 

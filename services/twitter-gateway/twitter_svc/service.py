@@ -72,11 +72,14 @@ def _ctx(*parts: object) -> bytes:
 
 
 # -- OAuth ---------------------------------------------------------------------------------------
-async def begin_authorization(*, deps: Deps, mode: str, user_id: uuid.UUID | None) -> str:
+async def begin_authorization(
+    *, deps: Deps, mode: str, user_id: uuid.UUID | None, redirect_uri: str | None = None
+) -> str:
     """Remember a fresh state with its sealed PKCE verifier; the URL of X's consent page."""
     from twitter_svc.xapi import pkce_pair
 
     x, box = _require_x(deps)
+    redirect_uri = redirect_uri or deps.settings.oauth_redirect_uri
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(32)
     state_hash = _hash_state(state)
@@ -88,12 +91,11 @@ async def begin_authorization(*, deps: Deps, mode: str, user_id: uuid.UUID | Non
             mode=mode,
             user_id=user_id,
             expires_at=datetime.now(UTC) + timedelta(seconds=deps.settings.oauth_state_ttl_s),
+            redirect_uri=redirect_uri,
         )
         if secrets.randbelow(20) == 0:
             await repo.prune_states(conn)
-    return x.authorization_url(
-        redirect_uri=deps.settings.oauth_redirect_uri, state=state, code_challenge=challenge, scopes=SCOPES
-    )
+    return x.authorization_url(redirect_uri=redirect_uri, state=state, code_challenge=challenge, scopes=SCOPES)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ async def complete_authorization(
     except TokenBoxError as exc:
         raise Refused(400, "This sign-in with X can no longer be completed; start again.") from exc
     try:
-        tokens = await x.exchange_code(code=code, redirect_uri=deps.settings.oauth_redirect_uri, code_verifier=verifier)
+        redirect_uri = row["redirect_uri"] or deps.settings.oauth_redirect_uri
+        tokens = await x.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=verifier)
         who = await x.me(tokens.access_token)
     except XAuthError as exc:
         raise Refused(400, "X did not accept the authorization code; start again.") from exc

@@ -44,6 +44,10 @@ class TwitterSettings(ServiceSettings):
     oauth_redirect_uri: str = Field(
         default="http://127.0.0.1:8000/api/v1/auth/x/callback", description="Registered with X for the app."
     )
+    oauth_extra_redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="Other addresses registered with X that `authorize?redirect_uri=` may name (the web client's).",
+    )
     identity_internal_key: SecretStr | None = Field(
         default=None, description="Presented to identity's `POST /internal/v1/x-sign-in`."
     )
@@ -99,3 +103,7 @@ class TwitterSettings(ServiceSettings):
         """The plain value of a secret setting, or ''."""
         value = getattr(self, name)
         return _secret(value) if isinstance(value, SecretStr) or value is None else str(value)
+
+    @property
+    def allowed_redirect_uris(self) -> set[str]:
+        return {self.oauth_redirect_uri, *self.oauth_extra_redirect_uris}
