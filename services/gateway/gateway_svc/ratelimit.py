@@ -46,7 +46,7 @@ class RateLimiter:
         *,
         per_minute: int,
         burst: int,
-        max_clients: int = 50_000,
+        max_clients: int = 20_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if per_minute < 1 or burst < 1 or max_clients < 1:
