@@ -64,6 +64,8 @@ def test_aria_sort_marks_only_the_sorted_column_and_a_click_flips_it() -> None:
 def test_hours_read_as_people_say_them() -> None:
     assert stats.hours_text(None) == "not yet"
     assert stats.hours_text(0.25) == "15 minutes"
+    assert stats.hours_text(0.01) == "1 minute"
+    assert stats.hours_text(1.02) == "1 hour"
     assert stats.hours_text(3.0) == "3 hours"
     assert stats.hours_text(3.46) == "3.5 hours"
     assert stats.hours_text(72) == "3.0 days"

@@ -17,8 +17,8 @@ COLUMNS: dict[str, str] = {
     "pending": "Pending",
     "supporters": "Supporters by skill",
     "missing": "Skills missing",
-    "first_offer": "Hours to first offer",
-    "to_filled": "Hours to filled",
+    "first_offer": "Time to first offer",
+    "to_filled": "Time to filled",
 }
 DEFAULT_SORT = ("open", "desc")
 
@@ -106,9 +106,11 @@ def hours_text(value: Any) -> str:
     if hours is None:
         return "not yet"
     if hours < 1:
-        return f"{max(1, round(hours * 60))} minutes"
+        minutes = max(1, round(hours * 60))
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
     if hours < 48:
-        return f"{hours:.1f} hours".replace(".0 hours", " hours")
+        text = f"{hours:.1f}".removesuffix(".0")
+        return f"{text} hour{'' if text == '1' else 's'}"
     return f"{hours / 24:.1f} days"
 
 
