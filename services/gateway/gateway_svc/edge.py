@@ -113,8 +113,9 @@ class EdgePolicy:
         if self.origin_allowed(origin):
             assert origin is not None
             out += self.cors_headers(origin)
-        if not from_web:
+        if not from_web or self.origin_allowed(origin):
             _append_vary(out, b"Origin")
+        if not from_web:
             for name, value in API_HEADERS:
                 default(name, value)
             if authenticated:
