@@ -114,8 +114,18 @@ def test_deleting_my_account_asks_for_confirmation_first(  # type: ignore[no-unt
         expect(page.get_by_role("heading", level=1)).to_have_text("Your account is deleted")
         assert not {"lx_at", "lx_rt"} & {c["name"] for c in page.context.cookies()}
         expect(page.get_by_role("link", name="Sign in")).to_be_visible()
-        again = gateway.post("/api/v1/auth/token", json={"email": person.email, "password": person.password})
-        assert again.status_code == 401
+        wait_for(
+            "the erased account to stop signing in",
+            lambda: (
+                gateway.post(
+                    "/api/v1/auth/token", json={"email": person.email, "password": person.password}
+                ).status_code
+                == 401
+            ),
+        )
+        wait_for(
+            "its tokens to stop working", lambda: gateway.get("/api/v1/me", headers=person.auth).status_code == 401
+        )
     else:
         expect(page.get_by_role("alert")).to_contain_text("not available yet")
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
