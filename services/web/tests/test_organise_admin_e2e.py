@@ -123,6 +123,17 @@ def test_organiser_sees_the_figures_and_approves_a_pending_request_from_x(  # ty
     assert figure(page, "Open") == "1"
     assert figure(page, "Waiting for approval") == "0"
 
+    # A pending request can also be decided on its own page.
+    tweet_asking(stack, code, f"Leafleting please {marker} again #LabourExchange")
+    wait_for("the second tweet to become a pending request", arrived)
+    [second] = pending
+    page.goto(f"/requests/{second['id']}")
+    expect(page.get_by_role("heading", name="Waiting for approval")).to_be_visible()
+    page.get_by_role("button", name="Reject").click()
+    expect(page.get_by_text("Request rejected.")).to_be_visible()
+    rejected = gateway.get(f"/api/v1/requests/{second['id']}", headers=organiser.auth).json()
+    assert rejected["status"] == "cancelled" and rejected["outcome"] == "rejected"
+
     # Someone else's constituency is not theirs to see.
     other = some_constituency(gateway)["code"]
     if other != code:
