@@ -35,7 +35,9 @@ def _x_lines(stack: Stack) -> str:
     fake = stack.fake_x_url
     if fake is None:
         return "  X               the real X API (TWITTER_X_CLIENT_ID is set)\n"
-    demo = json.dumps({"username": "jo_bloggs", "text": "Need a plumber in Withington please @LabourExchange"})
+    demo = json.dumps(
+        {"username": "jo_bloggs", "text": "Need someone to design leaflets in Withington this weekend #LabourExchange"}
+    )
     return f"""  Fake X          {fake}  (a stand-in for X; dev credentials in libs/fakex/README.md)
                   sign in with X: any username on its consent page. Post a demo tweet that the
                   system picks up at its next poll:

@@ -179,6 +179,8 @@ class Stack:
                 "TWITTER_X_BEARER_TOKEN": APP_BEARER_TOKEN,
                 "TWITTER_X_ACCOUNT_TOKEN": ACCOUNT_TOKEN,
                 "TWITTER_POSTING_ENABLED": "true",
+                # The quickest poll the admin settings allow, so a demo tweet shows up within seconds.
+                "TWITTER_POLL_INTERVAL_S": "15",
             }
         return env
 
