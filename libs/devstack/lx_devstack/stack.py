@@ -147,6 +147,12 @@ class Stack:
         await ensure_topics(self.bootstrap_servers, dict.fromkeys(names, DEV_PARTITIONS))
         return dsns
 
+    def proxy_key(self) -> str:
+        """The key web presents so the gateway believes the browser address it forwards: given, else made once."""
+        return os.environ.get("WEB_GATEWAY_PROXY_KEY") or ensure_secret(
+            self.secrets_dir / "gateway-proxy-key", lambda: secrets.token_urlsafe(32)
+        )
+
     def x_secrets(self) -> tuple[str, str]:
         """(TWITTER_TOKEN_KEYS, the twitter gateway's key for identity's X sign-in): given, else generated once."""
         if self._x_secrets is None:
@@ -215,11 +221,14 @@ class Stack:
             env.update(self._twitter_env())
         if spec.name == "web":
             env["WEB_API_BASE_URL"] = self.gateway_url
+            env["WEB_GATEWAY_PROXY_KEY"] = self.proxy_key()
             env["WEB_SESSION_KEY"] = os.environ.get("WEB_SESSION_KEY") or ensure_secret(
                 self.secrets_dir / "web-session-key", lambda: secrets.token_urlsafe(48)
             )
         if spec is GATEWAY:
             env["GATEWAY_UPSTREAMS"] = json.dumps({s.name: self.url_of(s.name) for s in SERVICES})
+            env["GATEWAY_PUBLIC_ORIGIN"] = os.environ.get("GATEWAY_PUBLIC_ORIGIN") or self.gateway_url
+            env["GATEWAY_PROXY_KEYS"] = self.proxy_key()
         env.update(self.config.extra_env)
         return env
 

@@ -54,3 +54,12 @@ def test_twitter_gateway_and_identity_are_given_the_fake_x_and_one_shared_sign_i
     identity = stack.service_env(stack.spec("identity"))
     assert identity["IDENTITY_X_SIGN_IN_KEY"] == twitter["TWITTER_IDENTITY_INTERNAL_KEY"]
     assert "TWITTER_X_API_BASE_URL" not in stack.service_env(stack.spec("skills"))
+
+
+@pytest.mark.integration
+def test_web_and_the_gateway_share_one_proxy_key_and_the_gateway_knows_its_origin(stack: Stack) -> None:
+    web = stack.service_env(stack.spec("web"))
+    gateway = stack.service_env(stack.spec("gateway"))
+    assert web["WEB_GATEWAY_PROXY_KEY"] and web["WEB_GATEWAY_PROXY_KEY"] == gateway["GATEWAY_PROXY_KEYS"]
+    assert gateway["GATEWAY_PUBLIC_ORIGIN"] == stack.gateway_url == web["WEB_API_BASE_URL"]
+    assert stat.S_IMODE((stack.secrets_dir / "gateway-proxy-key").stat().st_mode) == 0o600

@@ -67,9 +67,12 @@ class ApiUnavailable(Exception):
 
 
 class ApiClient:
-    def __init__(self, *, base_url: str, timeout_s: float) -> None:
+    def __init__(self, *, base_url: str, timeout_s: float, proxy_key: str | None = None) -> None:
+        # The key makes the gateway believe our X-Forwarded-For (the browser's address), so rate limits and
+        # sign-in throttling see each visitor rather than this process.
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
+            headers={"X-LX-Proxy-Key": proxy_key} if proxy_key else None,
             timeout=httpx.Timeout(timeout_s, connect=3.0),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),

@@ -51,7 +51,11 @@ def session_key(settings: WebSettings) -> bytes:
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
-    api = ApiClient(base_url=settings.api_base_url, timeout_s=settings.api_timeout_s)
+    api = ApiClient(
+        base_url=settings.api_base_url,
+        timeout_s=settings.api_timeout_s,
+        proxy_key=settings.gateway_proxy_key.get_secret_value() if settings.gateway_proxy_key else None,
+    )
     key = session_key(settings)
 
     @contextlib.asynccontextmanager

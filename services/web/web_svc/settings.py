@@ -22,6 +22,11 @@ class WebSettings(BaseSettings):
         "process, fine for development, but forms opened before a restart then answer 403, and replicas "
         "would not accept each other's tokens.",
     )
+    gateway_proxy_key: SecretStr | None = Field(
+        default=None,
+        description="Presented to the gateway as `X-LX-Proxy-Key` (one of its `GATEWAY_PROXY_KEYS`) so it trusts "
+        "the browser address this client forwards.",
+    )
     cookie_secure: bool = Field(
         default=True,
         description="Mark cookies Secure. Browsers accept Secure cookies from http://127.0.0.1 and "
