@@ -9,7 +9,7 @@ PACKAGES := libs/contracts libs/platform libs/fakex libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install browser run test test-fast lint format asyncapi bench-idle bench-matcher clean help
+.PHONY: install browser run test test-fast lint format asyncapi bench-idle bench-matcher bench-gateway clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -70,3 +70,6 @@ bench-idle: install
 
 bench-matcher: install
 	@$(BIN)/python bench/matcher.py
+
+bench-gateway: install
+	@$(BIN)/python bench/gateway.py
