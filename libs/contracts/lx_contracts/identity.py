@@ -54,3 +54,11 @@ class UserErased(Payload):
 
     user_id: uuid.UUID
     at: datetime
+
+
+class ErasureCompleted(Payload):
+    """A service has deleted or anonymised everything it held about an erased person."""
+
+    user_id: uuid.UUID
+    service: str = Field(description="The service that finished, e.g. `skills`.")
+    at: datetime

@@ -91,6 +91,26 @@ TWEET_DELETED = Topic(
     "twitter.tweet-deleted.v1", twitter.TweetDeleted, description="A tweet was deleted on X; remove its text."
 )
 
+
+def _erasure_completed(owner: str) -> Topic:
+    return Topic(
+        f"{owner}.erasure-completed.v1",
+        identity.ErasureCompleted,
+        description=f"The {owner} service has erased everything it held about a person.",
+    )
+
+
+SKILLS_ERASURE_COMPLETED = _erasure_completed("skills")
+REQUESTS_ERASURE_COMPLETED = _erasure_completed("requests")
+MATCHER_ERASURE_COMPLETED = _erasure_completed("matcher")
+TWITTER_ERASURE_COMPLETED = _erasure_completed("twitter")
+ERASURE_COMPLETED: tuple[Topic, ...] = (
+    SKILLS_ERASURE_COMPLETED,
+    REQUESTS_ERASURE_COMPLETED,
+    MATCHER_ERASURE_COMPLETED,
+    TWITTER_ERASURE_COMPLETED,
+)
+
 ALL: tuple[Topic, ...] = (
     USER_REGISTERED,
     USER_UPDATED,
@@ -112,6 +132,7 @@ ALL: tuple[Topic, ...] = (
     ACCOUNT_UNLINKED,
     TWEET_RECEIVED,
     TWEET_DELETED,
+    *ERASURE_COMPLETED,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL}
 
