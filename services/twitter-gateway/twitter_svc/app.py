@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
-from twitter_svc import handlers
+from twitter_svc import handlers, metrics
 from twitter_svc import repository as repo
 from twitter_svc.api import router
 from twitter_svc.crypto import TokenBox, TokenBoxError
@@ -49,6 +49,7 @@ def build_deps(settings: TwitterSettings) -> Deps:
             backoff_base_s=settings.x_backoff_base_s,
             backoff_cap_s=settings.x_backoff_cap_s,
         )
+        metrics.watch_rate_limits(x.rate_states)
     deps = Deps(settings=settings, x=x, box=box)
     if x is None:
         deps.notes["x"] = (

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from twitter_svc.xapi import RateState
 
 X_CALLS = Counter("lx_x_calls_total", "Calls to X made by the loops, by operation and outcome", ["op", "outcome"])
 X_FAILURES = Counter(
@@ -27,3 +34,41 @@ READS_USED = Gauge("lx_x_monthly_reads_used", "Tweets read from X this month (ag
 POSTS_USED = Gauge("lx_x_monthly_posts_used", "Replies and DMs sent this month (against the post budget)")
 READ_BUDGET = Gauge("lx_x_monthly_read_budget", "The monthly read budget set by the admin")
 POST_BUDGET = Gauge("lx_x_monthly_post_budget", "The monthly post budget set by the admin")
+
+
+class _RateLimits(Collector):
+    """X's own rate-limit windows, as the last response of each endpoint reported them."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[RateState]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        remaining = GaugeMetricFamily(
+            "lx_x_rate_limit_remaining", "Calls left in X's current rate-limit window, by endpoint", labels=["endpoint"]
+        )
+        limit = GaugeMetricFamily(
+            "lx_x_rate_limit_limit", "Calls allowed per X rate-limit window, by endpoint", labels=["endpoint"]
+        )
+        reset = GaugeMetricFamily(
+            "lx_x_rate_limit_reset_seconds",
+            "Seconds until X's rate-limit window resets, by endpoint",
+            labels=["endpoint"],
+        )
+        now = datetime.now(UTC)
+        for state in self.source() if self.source else ():
+            if state.remaining is not None:
+                remaining.add_metric([state.endpoint], state.remaining)
+            if state.limit is not None:
+                limit.add_metric([state.endpoint], state.limit)
+            if state.reset_at is not None:
+                reset.add_metric([state.endpoint], max(0.0, (state.reset_at - now).total_seconds()))
+        yield from (remaining, limit, reset)
+
+
+_RATE_LIMITS = _RateLimits()
+REGISTRY.register(_RATE_LIMITS)
+
+
+def watch_rate_limits(states: Callable[[], Iterable[RateState]]) -> None:
+    """Export the rate-limit windows of this X client (the newest client wins: one per process)."""
+    _RATE_LIMITS.source = states
