@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
-from matcher_svc import handlers
+from matcher_svc import handlers, metrics
 from matcher_svc import repository as repo
 from matcher_svc.api import router
 from matcher_svc.settings import MatcherSettings
@@ -29,6 +30,7 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
             await repo.seed_constituencies(conn)
         app.state.db = rt.pool
         app.state.tuning = settings.tuning()
+        rt.every(30, "request-metrics", functools.partial(metrics.observe_requests, rt.pool))
 
     app = runtime.create_app(
         title="Labour Exchange matcher",

@@ -5,13 +5,16 @@ kept and counted once the rest arrives."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import asyncpg
 
 from lx_contracts import identity, requests, skills, topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.consumer import EventConsumer
+from matcher_svc import metrics, service
 from matcher_svc import repository as repo
-from matcher_svc import service
 from matcher_svc.service import Tuning
 
 
@@ -74,7 +77,11 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
         state["skills"] = [s.model_dump() for s in data.skills]
         applied = await repo.apply_request_state(conn, state=state, as_of=event.time)
         if applied and data.status == "open":
-            await service.propose(conn, request_id=data.request_id, tuning=tuning, at=event.time)
+            started = time.perf_counter()
+            proposed = await service.propose(conn, request_id=data.request_id, tuning=tuning, at=event.time)
+            metrics.MATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.MATCH_DELAY.observe(max(0.0, (datetime.now(UTC) - event.time).total_seconds()))
+            metrics.PROPOSALS.inc(proposed)
 
     events.on(topics.REQUEST_OPENED.name)(request_state)
     events.on(topics.REQUEST_UPDATED.name)(request_state)
