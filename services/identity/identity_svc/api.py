@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import hmac
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from identity_svc import service
-from identity_svc.domain import MAX_DISPLAY_NAME, MAX_EMAIL, MAX_PASSWORD, RuleBroken, User
+from identity_svc.domain import MAX_DISPLAY_NAME, MAX_EMAIL, MAX_PASSWORD, Erasure, RuleBroken, User
+from identity_svc.export import SectionsUnavailable, gather_sections
 from identity_svc.repository import EmailTaken
 from lx_platform.auth import Principal, require_admin, require_principal
 from lx_platform.http import ProblemError
@@ -315,6 +317,111 @@ async def patch_me(body: MePatch, principal: CurrentUser, deps: Deps) -> UserOut
     return UserOut.of(user)
 
 
+class ErasureStartedOut(BaseModel):
+    status: Literal["in_progress", "completed"]
+    services: list[str] = Field(description="The services that erase what they hold and confirm it.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "in_progress", "services": ["skills", "requests", "matcher", "twitter"]}]
+        }
+    )
+
+
+@router.delete(
+    "/me",
+    summary="Delete my account and my data",
+    status_code=202,
+    response_model=ErasureStartedOut,
+    tags=["me"],
+    responses={
+        **_UNAUTHENTICATED,
+        409: {"description": "You are the last admin"},
+    },
+)
+async def delete_me(principal: CurrentUser, deps: Deps) -> ErasureStartedOut:
+    """Erase your account at once and ask every service to erase what it holds about you.
+
+    Your email, password, name, consents, roles, X link and sign-ins are deleted now; your tokens stop
+    working within seconds; the email can be used for a new account. The other services follow within
+    moments (an admin can see when all have confirmed). Asking again answers the same erasure."""
+    try:
+        erasure = await service.erase(db=deps.db, user_id=principal.user_id)
+    except service.NotFound as exc:
+        raise ProblemError(401, "This account no longer exists.") from exc
+    except service.Conflict as exc:
+        raise ProblemError(409, str(exc)) from exc
+    return ErasureStartedOut(status=erasure.status, services=list(erasure.services))  # type: ignore[arg-type]
+
+
+EXPORT_FILENAME = "labour-exchange-export.json"
+_EXPORT_EXAMPLE = {
+    "generated_at": "2026-11-27T13:00:00+00:00",
+    "user_id": "5b0c6a3e-8a7e-4b52-9d0a-2f1f8a6b9c11",
+    "identity": {
+        "account": {"id": "5b0c6a3e-8a7e-4b52-9d0a-2f1f8a6b9c11", "email": "sam@example.org", "display_name": "Sam"},
+        "consents_history": [],
+        "roles": [],
+        "x_account": None,
+        "sign_ins": [],
+    },
+    "skills": {},
+    "requests": {},
+    "matcher": {},
+    "twitter": {},
+}
+
+
+@router.get(
+    "/me/export",
+    summary="Download my data",
+    tags=["me"],
+    responses={
+        200: {
+            "description": f"Everything the services hold about you, as an attachment named `{EXPORT_FILENAME}`: "
+            "`identity` (account, consents history, roles, X link, sign-ins) and one section per other service.",
+            "content": {"application/json": {"example": _EXPORT_EXAMPLE}},
+        },
+        **_UNAUTHENTICATED,
+        503: {"description": "A service could not give its part just now; try again after Retry-After seconds"},
+    },
+)
+async def export_me(principal: CurrentUser, request: Request, deps: Deps) -> JSONResponse:
+    """All your data, from every service, in one JSON file. It is all or nothing: when any service
+    cannot answer, you get 503 and should try again shortly, never a file with parts missing."""
+    try:
+        own = await service.export_identity(db=deps.db, user_id=principal.user_id)
+    except service.NotFound as exc:
+        raise ProblemError(401, "This account no longer exists.") from exc
+    try:
+        sections = await gather_sections(
+            deps.export_sources,
+            authorization=request.headers["authorization"],
+            request_id=request.headers.get("x-request-id"),
+            timeout_s=deps.export_timeout_s,
+        )
+    except SectionsUnavailable as exc:
+        raise ProblemError(
+            503,
+            f"Your data could not be gathered from every service just now ({', '.join(exc.names)}). "
+            "Try again in a minute.",
+            headers={"Retry-After": "30"},
+        ) from exc
+    body: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "user_id": str(principal.user_id),
+        "identity": own,
+        **sections,
+    }
+    return JSONResponse(
+        body,
+        headers={
+            "Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created, _, user_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
@@ -370,6 +477,40 @@ async def revoke_role(user_id: uuid.UUID, body: RoleIn, _: Admin, deps: Deps) ->
     except service.Conflict as exc:
         raise ProblemError(409, str(exc)) from exc
     return UserOut.of(user)
+
+
+class ErasureOut(BaseModel):
+    status: Literal["in_progress", "completed"]
+    requested_at: datetime
+    completed_at: datetime | None
+    confirmed: list[str] = Field(description="Services that have confirmed they erased what they held.")
+    pending: list[str] = Field(description="Services yet to confirm.")
+
+    @classmethod
+    def of(cls, erasure: Erasure) -> ErasureOut:
+        return cls(
+            status=erasure.status,  # type: ignore[arg-type]
+            requested_at=erasure.requested_at,
+            completed_at=erasure.completed_at,
+            confirmed=list(erasure.confirmed),
+            pending=erasure.pending,
+        )
+
+
+@router.get(
+    "/admin/erasures/{user_id}",
+    summary="Follow an erasure (admin)",
+    response_model=ErasureOut,
+    tags=["admin"],
+    responses={404: {"description": "No erasure of this user id"}},
+)
+async def erasure_status(user_id: uuid.UUID, _: Admin, deps: Deps) -> ErasureOut:
+    """Whether every service has erased what it held about a person. Identity keeps only a hash of the id,
+    so the id must be known to ask."""
+    try:
+        return ErasureOut.of(await service.erasure_status(db=deps.db, user_id=user_id))
+    except service.NotFound as exc:
+        raise ProblemError(404, "No erasure of this user id.") from exc
 
 
 @router.post(

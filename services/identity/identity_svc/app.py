@@ -23,7 +23,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         name="identity",
         settings=settings,
         migrations_dir=MIGRATIONS,
-        publishes=[topics.USER_REGISTERED, topics.USER_UPDATED, topics.ROLE_GRANTED, topics.ROLE_REVOKED],
+        publishes=[
+            topics.USER_REGISTERED,
+            topics.USER_UPDATED,
+            topics.ROLE_GRANTED,
+            topics.ROLE_REVOKED,
+            topics.USER_ERASED,
+        ],
     )
     # Registered before start-up: the runtime subscribes whatever handlers exist when it starts.
     handlers.register(runtime.events)
@@ -51,6 +57,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 limit=settings.login_failure_limit, window_s=settings.login_failure_window_s
             ),
             x_sign_in_key=(settings.x_sign_in_key.get_secret_value() or None) if settings.x_sign_in_key else None,
+            export_sources=dict(settings.export_sources),
+            export_timeout_s=settings.export_timeout_s,
         )
         app.state.deps = deps
         rt.every(600, "identity-housekeeping", lambda: service.housekeeping(db=rt.pool, throttle=deps.throttle))

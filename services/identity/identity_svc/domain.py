@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -158,3 +159,42 @@ class User:
     @property
     def is_admin(self) -> bool:
         return any(g.role == ADMIN for g in self.grants)
+
+
+# -- erasure ---------------------------------------------------------------------------------------
+
+# The services that hold data about a person and confirm when they have erased it, by the name in
+# their `<name>.erasure-completed.v1` topic.
+ERASURE_SERVICES = ("skills", "requests", "matcher", "twitter")
+
+
+def subject_hash(user_id: uuid.UUID) -> str:
+    """How identity names an erased person from then on: sha256 of the id's text form, hex. Whoever
+    knows the id can find the erasure; the record alone does not give the id back."""
+    return hashlib.sha256(str(user_id).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Erasure:
+    requested_at: datetime
+    services: tuple[str, ...]
+    confirmed: tuple[str, ...]
+    completed_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        return "completed" if self.completed_at is not None else "in_progress"
+
+    @property
+    def pending(self) -> list[str]:
+        return [s for s in self.services if s not in self.confirmed]
+
+
+def confirm_erasure(erasure: Erasure, service: str, at: datetime) -> Erasure:
+    """Record one service's confirmation; the erasure completes when the last one arrives. A service
+    that confirms twice, or one that was never asked, changes nothing."""
+    if service not in erasure.services or service in erasure.confirmed:
+        return erasure
+    confirmed = tuple(s for s in erasure.services if s in erasure.confirmed or s == service)
+    done = len(confirmed) == len(erasure.services)
+    return replace(erasure, confirmed=confirmed, completed_at=at if done else None)

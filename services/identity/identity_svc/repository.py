@@ -7,7 +7,15 @@ from datetime import datetime
 
 import asyncpg
 
-from identity_svc.domain import ACTIVE, CONSENT_PURPOSES, CONSENT_WORDING_VERSION, Consents, RoleGrant, User
+from identity_svc.domain import (
+    ACTIVE,
+    CONSENT_PURPOSES,
+    CONSENT_WORDING_VERSION,
+    Consents,
+    Erasure,
+    RoleGrant,
+    User,
+)
 
 
 class EmailTaken(Exception):
@@ -324,3 +332,101 @@ async def activate(conn: asyncpg.Connection, user_id: uuid.UUID, *, password_has
         consents.as_dict(),
     )
     await record_consents(conn, user_id, consents, purposes=CONSENT_PURPOSES)
+
+
+# -- erasure ------------------------------------------------------------------------------------
+
+
+async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, email: str | None) -> None:
+    """Delete everything identity holds about a person: the account row and, through it, consents history,
+    roles, refresh tokens, invitations and the X link; sign-in failures for their email; their name as the
+    one who granted a role or made an invitation; and every outbox row about them or mentioning them
+    (published ones have gone out already; unpublished ones are superseded by the erasure itself)."""
+    if email is not None:
+        await conn.execute("DELETE FROM login_failures WHERE email_lower = lower($1)", email)
+    await conn.execute("UPDATE user_roles SET granted_by = NULL WHERE granted_by = $1", user_id)
+    await conn.execute("UPDATE invitations SET created_by = NULL WHERE created_by = $1", user_id)
+    await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    await conn.execute(
+        "DELETE FROM outbox WHERE key = $1 OR strpos(payload::text, $1) > 0 OR strpos(headers::text, $1) > 0",
+        str(user_id),
+    )
+
+
+def _erasure(row: asyncpg.Record) -> Erasure:
+    return Erasure(
+        requested_at=row["requested_at"],
+        services=tuple(row["services"]),
+        confirmed=tuple(row["confirmed"]),
+        completed_at=row["completed_at"],
+    )
+
+
+async def get_erasure(conn: asyncpg.Connection, subject_hash: str, *, for_update: bool = False) -> Erasure | None:
+    row = await conn.fetchrow(
+        "SELECT requested_at, services, confirmed, completed_at FROM erasures WHERE subject_hash = $1"
+        + (" FOR UPDATE" if for_update else ""),
+        subject_hash,
+    )
+    return _erasure(row) if row else None
+
+
+async def insert_erasure(conn: asyncpg.Connection, subject_hash: str, erasure: Erasure) -> None:
+    await conn.execute(
+        """INSERT INTO erasures (subject_hash, requested_at, services, confirmed, completed_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        subject_hash,
+        erasure.requested_at,
+        list(erasure.services),
+        list(erasure.confirmed),
+        erasure.completed_at,
+    )
+
+
+async def save_erasure(conn: asyncpg.Connection, subject_hash: str, erasure: Erasure) -> None:
+    await conn.execute(
+        "UPDATE erasures SET confirmed = $2, completed_at = $3 WHERE subject_hash = $1",
+        subject_hash,
+        list(erasure.confirmed),
+        erasure.completed_at,
+    )
+
+
+async def drop_published_erasure_events(conn: asyncpg.Connection, topic: str, *, user_id: uuid.UUID | None) -> int:
+    """Forget published erasure events (of one person, or all): they are on the broker, and the outbox row
+    is the last place in identity's schema that still holds the erased person's id."""
+    result = await conn.execute(
+        """DELETE FROM outbox WHERE topic = $1 AND published_at IS NOT NULL AND ($2::text IS NULL OR key = $2)""",
+        topic,
+        str(user_id) if user_id else None,
+    )
+    return int(result.split()[-1])
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+async def export_rows(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, list[asyncpg.Record]]:
+    """What identity holds about a person beyond the account row, for their export."""
+    return {
+        "consents_history": await conn.fetch(
+            """SELECT purpose, granted, wording_version, recorded_at FROM consent_records
+               WHERE user_id = $1 ORDER BY recorded_at, id""",
+            user_id,
+        ),
+        "roles": await conn.fetch(
+            """SELECT role, constituency_code, granted_at FROM user_roles
+               WHERE user_id = $1 ORDER BY granted_at, role, constituency_code""",
+            user_id,
+        ),
+        "x_account": await conn.fetch("SELECT x_user_id, handle, as_of FROM x_links WHERE user_id = $1", user_id),
+        "sign_ins": await conn.fetch(
+            """SELECT issued_at, expires_at, used_at, revoked_at FROM refresh_tokens
+               WHERE user_id = $1 ORDER BY issued_at""",
+            user_id,
+        ),
+        "account": await conn.fetch(
+            "SELECT created_at, updated_at, (password_hash IS NOT NULL) AS has_password FROM users WHERE id = $1",
+            user_id,
+        ),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -15,19 +15,23 @@ from identity_svc import repository as repo
 from identity_svc.domain import (
     ADMIN,
     CONSENT_PURPOSES,
+    ERASURE_SERVICES,
     INVITED,
     NO_CONSENTS,
     Consents,
+    Erasure,
     RoleGrant,
     RuleBroken,
     User,
     change_consents,
     check_password,
     check_role_grant,
+    confirm_erasure,
     display_name_from_x,
     initial_consents,
     normalise_display_name,
     normalise_email,
+    subject_hash,
 )
 from identity_svc.passwords import Passwords
 from identity_svc.tokens import KeyRing, TokenPair, hash_opaque_token, issue_access_token, new_opaque_token
@@ -104,6 +108,9 @@ class Deps:
     throttle: ThrottlePolicy
     # The twitter gateway's key for the internal X sign-in; None turns that endpoint off.
     x_sign_in_key: str | None = None
+    # Section name to base URL of the services asked for their part of a person's export.
+    export_sources: dict[str, str] = field(default_factory=dict)
+    export_timeout_s: float = 10.0
 
 
 def _consent_state(c: Consents) -> ev.ConsentState:
@@ -338,6 +345,8 @@ async def ensure_bootstrap_admin(*, db: asyncpg.Pool, passwords: Passwords, emai
 async def housekeeping(*, db: asyncpg.Pool, throttle: ThrottlePolicy) -> None:
     async with db.acquire() as conn:
         await repo.prune(conn, failure_window_s=throttle.window_s)
+        # Normally the first service's confirmation removes it; this catches those no service confirmed.
+        await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, user_id=None)
 
 
 INVITATION_TTL = timedelta(days=30)
@@ -533,3 +542,102 @@ async def x_account_linked(
 
 async def x_account_unlinked(conn: asyncpg.Connection, *, user_id: uuid.UUID, at: datetime) -> None:
     await repo.delete_x_link(conn, user_id=user_id, as_of=at)
+
+
+# -- erasure ----------------------------------------------------------------------------------------
+
+
+async def erase(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Erasure:
+    """Erase a person's account in one transaction and ask every other service to erase theirs.
+    Asking again (a second click while the old access token still works) answers the same erasure."""
+    key = subject_hash(user_id)
+    async with db.acquire() as conn, conn.transaction():
+        user = await repo.get_user(conn, user_id, for_update=True)
+        if user is None:
+            existing = await repo.get_erasure(conn, key)
+            if existing is None:
+                raise NotFound
+            return existing
+        if user.is_admin and await repo.count_admins(conn) <= 1:
+            raise Conflict("You are the last admin; grant admin to someone else before deleting your account.")
+        now = datetime.now(UTC)
+        await repo.erase_user(conn, user_id, email=user.email)
+        erasure = Erasure(requested_at=now, services=ERASURE_SERVICES, confirmed=(), completed_at=None)
+        await repo.insert_erasure(conn, key, erasure)
+        await _emit(conn, topics.USER_ERASED, user_id, ev.UserErased(user_id=user_id, at=now))
+    return erasure
+
+
+async def erasure_confirmed(conn: asyncpg.Connection, *, user_id: uuid.UUID, service: str, at: datetime) -> None:
+    """Apply one service's erasure-completed event (inside the consumer's transaction)."""
+    key = subject_hash(user_id)
+    erasure = await repo.get_erasure(conn, key, for_update=True)
+    if erasure is None:
+        return  # not an erasure identity asked for
+    updated = confirm_erasure(erasure, service, at)
+    if updated != erasure:
+        await repo.save_erasure(conn, key, updated)
+    # A service has read the erasure event, so it is on the broker: the outbox copy may go.
+    await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, user_id=user_id)
+
+
+async def erasure_status(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Erasure:
+    async with db.acquire() as conn:
+        erasure = await repo.get_erasure(conn, subject_hash(user_id))
+    if erasure is None:
+        raise NotFound
+    return erasure
+
+
+async def export_identity(*, db: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, object]:
+    """Identity's section of a person's export: the account, consents as given over time, roles, the X
+    link and the sign-ins (refresh tokens, without the tokens) identity holds."""
+    async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        user = await repo.get_user(conn, user_id)
+        if user is None:
+            raise NotFound
+        rows = await repo.export_rows(conn, user_id)
+    [account] = rows["account"]
+    links = rows["x_account"]
+    return {
+        "account": {
+            "id": str(user.id),
+            "email": user.email,
+            "display_name": user.display_name,
+            "status": user.status,
+            "created_at": account["created_at"].isoformat(),
+            "updated_at": account["updated_at"].isoformat(),
+            "has_password": account["has_password"],
+            "consents": user.consents.as_dict(),
+        },
+        "consents_history": [
+            {
+                "purpose": r["purpose"],
+                "granted": r["granted"],
+                "wording_version": r["wording_version"],
+                "recorded_at": r["recorded_at"].isoformat(),
+            }
+            for r in rows["consents_history"]
+        ],
+        "roles": [
+            {"role": "supporter", "constituency_code": None, "granted_at": account["created_at"].isoformat()},
+            *(
+                {
+                    "role": r["role"],
+                    "constituency_code": r["constituency_code"] or None,
+                    "granted_at": r["granted_at"].isoformat(),
+                }
+                for r in rows["roles"]
+            ),
+        ],
+        "x_account": ({"x_user_id": links[0]["x_user_id"], "handle": links[0]["handle"]} if links else None),
+        "sign_ins": [
+            {
+                "issued_at": r["issued_at"].isoformat(),
+                "expires_at": r["expires_at"].isoformat(),
+                "used_at": r["used_at"].isoformat() if r["used_at"] else None,
+                "revoked_at": r["revoked_at"].isoformat() if r["revoked_at"] else None,
+            }
+            for r in rows["sign_ins"]
+        ],
+    }

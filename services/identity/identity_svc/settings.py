@@ -36,3 +36,14 @@ class IdentitySettings(ServiceSettings):
         default=None,
         description="The key the twitter gateway presents to POST /internal/v1/x-sign-in; unset, that endpoint is off.",
     )
+    export_sources: dict[str, str] = Field(
+        default_factory=lambda: {
+            "skills": "http://127.0.0.1:8102",
+            "requests": "http://127.0.0.1:8103",
+            "matcher": "http://127.0.0.1:8104",
+            "twitter": "http://127.0.0.1:8105",
+        },
+        description="Section name to the base URL of the service whose GET /internal/v1/me/export gives that "
+        'section of a person\'s export (a JSON object in IDENTITY_EXPORT_SOURCES: {"skills": "http://..."}).',
+    )
+    export_timeout_s: float = Field(default=10.0, gt=0, description="How long each export source may take.")
