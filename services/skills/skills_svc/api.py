@@ -33,6 +33,8 @@ from skills_svc.domain import (
 from skills_svc.repository import SkillTaken, Supporter
 
 router = APIRouter(prefix="/api/v1")
+# Called by identity for the person's own data export (docs/internal-api.md); the gateway never routes here.
+internal_router = APIRouter(prefix="/internal/v1", include_in_schema=False)
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -542,4 +544,31 @@ async def import_supporters(request: Request, _: Admin, deps: Deps, response: Re
         skipped_registered_rows=report.skipped_registered_rows,
         errors=[ImportErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
         invites=[InviteOut(email=i.email, user_id=i.user_id, invite_code=i.invite_code) for i in report.invites],
+    )
+
+
+# -- export (identity's GET /api/v1/me/export gathers this) --------------------------------------
+
+
+class PersonCopyOut(BaseModel):
+    display_name: str
+    discoverable: bool
+    contact_by_x: bool
+    invited: bool
+
+
+class SkillsExportOut(BaseModel):
+    """Everything skills holds about the caller: their profile (null if never saved) and its copy of their
+    account as identity announced it (null until identity's event has arrived)."""
+
+    profile: ProfileOut | None
+    account_copy: PersonCopyOut | None
+
+
+@internal_router.get("/me/export", response_model=SkillsExportOut)
+async def export_me(principal: CurrentUser, deps: Deps) -> SkillsExportOut:
+    found = await service.export(db=deps.db, user_id=principal.user_id)
+    return SkillsExportOut(
+        profile=ProfileOut.of(found.profile) if found.profile is not None else None,
+        account_copy=PersonCopyOut(**dict(found.person)) if found.person is not None else None,
     )

@@ -8,8 +8,8 @@ from fastapi import FastAPI
 
 from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
-from skills_svc import service
-from skills_svc.api import router
+from skills_svc import erasure, service
+from skills_svc.api import internal_router, router
 from skills_svc.handlers import register_handlers
 from skills_svc.settings import SkillsSettings
 
@@ -22,7 +22,7 @@ def create_app(settings: SkillsSettings | None = None) -> FastAPI:
         name="skills",
         settings=settings,
         migrations_dir=MIGRATIONS,
-        publishes=[topics.PROFILE_UPDATED, topics.SKILL_ADDED],
+        publishes=[topics.PROFILE_UPDATED, topics.SKILL_ADDED, topics.SKILLS_ERASURE_COMPLETED],
     )
     register_handlers(runtime.events)
 
@@ -36,10 +36,16 @@ def create_app(settings: SkillsSettings | None = None) -> FastAPI:
         # The seeded taxonomy (and any skill whose announcement was lost) goes out once, via the outbox.
         await service.announce_skills(db=rt.pool)
 
+        # Outbox rows that name an erased person go once published.
+        async def sweep() -> None:
+            await erasure.sweep_purged(rt.pool)
+
+        rt.every(settings.erasure_sweep_interval_s, "erasure-outbox-sweep", sweep)
+
     app = runtime.create_app(
         title="Labour Exchange skills and profiles",
         description="Skill taxonomy, volunteer profiles, constituencies and organiser search.",
-        routers=[router],
+        routers=[router, internal_router],
         on_start=on_start,
     )
     return app

@@ -27,6 +27,11 @@ def register_handlers(events: EventConsumer) -> None:
             as_of=event.time,
         )
 
+    @events.on(topics.USER_ERASED.name)
+    async def user_erased(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        data = ev.UserErased.model_validate(event.data)
+        await service.erase_person(conn, data.user_id)
+
     @events.on(topics.USER_UPDATED.name)
     async def user_updated(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = ev.UserUpdated.model_validate(event.data)

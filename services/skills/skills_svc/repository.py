@@ -224,6 +224,20 @@ async def record_updated(
     )
 
 
+async def person_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """This service's copy of what identity says about the person."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT display_name, discoverable, contact_by_x, invited FROM people WHERE user_id = $1", user_id
+    )
+    return row
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Erasure: the profile (its skills go with it) and the copy of the account."""
+    await conn.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM people WHERE user_id = $1", user_id)
+
+
 # -- organiser search ----------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import httpx
 from lx_contracts import skills as ev
 from lx_contracts import topics
 from lx_platform.outbox import enqueue
+from skills_svc import erasure
 from skills_svc import repository as repo
 from skills_svc.domain import (
     EMPTY_PROFILE,
@@ -319,6 +320,8 @@ async def person_registered(
     invited: bool,
     as_of: datetime,
 ) -> None:
+    if await erasure.is_erased(conn, user_id):  # a late or replayed event about an erased person
+        return
     await repo.record_registered(
         conn,
         user_id=user_id,
@@ -339,6 +342,8 @@ async def person_updated(
     contact_by_x: bool,
     as_of: datetime,
 ) -> None:
+    if await erasure.is_erased(conn, user_id):
+        return
     await repo.record_updated(
         conn,
         user_id=user_id,
@@ -347,6 +352,29 @@ async def person_updated(
         contact_by_x=contact_by_x,
         as_of=as_of,
     )
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """identity.user-erased.v1, inside the consumer's transaction: the profile, its skills and availability
+    and the copy of the account go; outbox rows naming the person are scrubbed; a tombstone stays; and
+    skills.erasure-completed.v1 confirms it. Doing it twice deletes nothing more and confirms again."""
+    await repo.erase_person(conn, user_id)
+    await erasure.scrub_outbox(conn, user_id)
+    await erasure.complete(
+        conn, source=SERVICE, service=SERVICE, topic=topics.SKILLS_ERASURE_COMPLETED, user_id=user_id
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    profile: Profile | None
+    person: asyncpg.Record | None
+
+
+async def export(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Export:
+    """Everything this service holds about the person."""
+    async with db.acquire() as conn:
+        return Export(profile=await repo.get_profile(conn, user_id), person=await repo.person_of(conn, user_id))
 
 
 __all__ = ["Deps", "FieldError", "ImportReport", "NotFound", "UpstreamFailed"]

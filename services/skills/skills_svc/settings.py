@@ -16,3 +16,6 @@ class SkillsSettings(ServiceSettings):
         description="How long a supporter import waits for identity to create the accounts.",
     )
     import_max_rows: int = Field(default=5000, ge=1, le=5000, description="Rows one supporter import may hold.")
+    erasure_sweep_interval_s: float = Field(
+        default=1.0, gt=0, description="How often outbox rows naming an erased person are deleted once published."
+    )
