@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,11 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from gateway_svc import metrics
 from gateway_svc.breaker import CircuitBreaker, State
 from gateway_svc.clientaddr import ClientAddresses, bucket_key, parse_address
+from gateway_svc.denylist import ErasedUsers
 from gateway_svc.edge import EdgeMiddleware, EdgePolicy
+from gateway_svc.erasures import ErasureFeed
 from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import Decision, RateLimiter
 from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
+from lx_contracts.topics import USER_ERASED
 from lx_platform.auth import Principal, TokenVerifier, optional_principal
 from lx_platform.http import ProblemError, problem
 from lx_platform.logging import request_id_var
@@ -113,13 +117,28 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for name in breakers:
         metrics.BREAKER_STATE.labels(name).set(0)
     openapi = MergedOpenAPI(client, settings.upstreams)
+    # Tokens of erased people stay refused until they would have expired anyway (+1 minute of skew).
+    erased = ErasedUsers(keep_s=settings.access_token_ttl_s + 60, max_entries=settings.erased_users_max)
+    metrics.ERASED_USERS.set_function(lambda: len(erased))
+    feed = ErasureFeed(bootstrap_servers=settings.kafka_bootstrap_servers, topic=USER_ERASED.name, erased=erased)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        following = asyncio.create_task(feed.run(stop), name="erasure-feed")
+        # Read the erasures made before this start, but never hold start-up (and readiness) for long.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.caught_up.wait(), timeout=settings.erasure_catch_up_wait_s)
+        if not feed.caught_up.is_set():
+            log.warning("started before reading every erasure; still reading")
+        metrics.ERASURE_FEED_CAUGHT_UP.set_function(lambda: int(feed.caught_up.is_set()))
         log.info("gateway started", extra={"port": settings.port})
         try:
             yield
         finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(following, timeout=5)
             await client.aclose()
 
     app = create_plain_app(
@@ -139,6 +158,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.token_verifier = verifier
     app.state.breakers = breakers
     app.state.rate_limiters = {"address": by_address, "user": by_user}
+    app.state.erased_users = erased
+    app.state.erasure_feed = feed
     docs_init_js = (STATIC / "docs-init.js").read_bytes()
     app.mount("/api/docs/assets", StaticFiles(directory=STATIC / "swagger-ui"), name="docs-assets")
 
@@ -196,6 +217,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             if not decision.allowed:
                 return too_many(decision, "address")
             raise
+        if principal is not None and principal.user_id in erased:
+            # The person erased their account: their token is as good as expired. Counted like any
+            # refused token, against the address.
+            metrics.ERASED_TOKEN_REFUSED.inc()
+            decision = by_address.take(bucket_key(client_ip, ipv6_prefix=settings.rate_limit_ipv6_prefix))
+            if not decision.allowed:
+                return too_many(decision, "address")
+            return problem(
+                401,
+                "The access token is invalid or expired.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         if principal is not None:
             decision, scope = by_user.take(str(principal.user_id)), "user"
         else:

@@ -25,3 +25,13 @@ RATE_BUCKETS = Gauge("lx_gateway_rate_limit_buckets", "Rate-limit buckets held i
 UNTRUSTED_PROXY_KEY = Counter(
     "lx_gateway_wrong_proxy_key_total", "Requests that presented a proxy key the gateway does not know"
 )
+ERASED_USERS = Gauge("lx_gateway_erased_users", "Erased people whose still-unexpired access tokens the gateway refuses")
+ERASED_USERS_ADDED = Counter(
+    "lx_gateway_erased_users_added_total", "Erasures taken into the deny list (recent enough to matter)"
+)
+ERASED_TOKEN_REFUSED = Counter(
+    "lx_gateway_erased_token_refused_total", "Requests refused (401) because the token's person was erased"
+)
+ERASURE_FEED_CAUGHT_UP = Gauge(
+    "lx_gateway_erasure_feed_caught_up", "1 once the gateway has read every erasure published before it started"
+)

@@ -11,6 +11,7 @@ _TABLE: list[tuple[str, str]] = [
     (r"^/api/v1/auth(/|$)", "identity"),
     (r"^/api/v1/me(/export)?$", "identity"),
     (r"^/api/v1/admin/users(/|$)", "identity"),
+    (r"^/api/v1/admin/erasures/[^/]+$", "identity"),
     (r"^/api/v1/(constituencies|skills|supporters)(/|$)", "skills"),
     (r"^/api/v1/me/profile$", "skills"),
     (r"^/api/v1/admin/imports(/|$)", "skills"),

@@ -50,6 +50,29 @@ class GatewaySettings(BaseSettings):
     jwt_issuer: str = "labour-exchange"
     jwt_audience: str = "labour-exchange-api"
 
+    # -- erased people -------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", description="The broker the gateway reads identity.user-erased.v1 from."
+    )
+    access_token_ttl_s: int = Field(
+        default=900,
+        ge=1,
+        description="Identity's access-token lifetime: an erased person's tokens are refused for this long "
+        "after the erasure, plus a minute for clock skew.",
+    )
+    erased_users_max: int = Field(
+        default=100_000,
+        ge=1,
+        description="Erasures kept in memory at most (about 200 bytes each); only those of the last "
+        "token lifetime are kept at all.",
+    )
+    erasure_catch_up_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long start-up waits to read the erasures published before it; reading goes on "
+        "in the background after that.",
+    )
+
     # -- origins: CORS and HSTS ---------------------------------------------------------------
     public_origin: str = Field(
         default="http://127.0.0.1:8000",
