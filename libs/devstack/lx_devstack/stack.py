@@ -217,6 +217,15 @@ class Stack:
             env["IDENTITY_BOOTSTRAP_ADMIN_EMAIL"] = self.admin_email
             env["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] = self.admin_password
             env["IDENTITY_X_SIGN_IN_KEY"] = self.x_secrets()[1]
+            # The services asked for their section of a person's export (docs/internal-api.md).
+            env["IDENTITY_EXPORT_SOURCES"] = json.dumps(
+                {
+                    "skills": self.url_of("skills"),
+                    "requests": self.url_of("requests"),
+                    "matcher": self.url_of("matcher"),
+                    "twitter": self.url_of("twitter-gateway"),
+                }
+            )
         if spec.name == "twitter-gateway":
             env.update(self._twitter_env())
         if spec.name == "web":
