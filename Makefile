@@ -9,12 +9,13 @@ PACKAGES := libs/contracts libs/platform libs/fakex libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install browser run test test-fast lint format asyncapi bench-idle bench-matcher bench-gateway clean help
+.PHONY: install browser prometheus observe run test test-fast lint format asyncapi bench-idle bench-matcher bench-gateway clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
 	@echo "make test   run the whole test suite (unit, integration, end-to-end)"
 	@echo "make lint   ruff, mypy and the service-boundary contracts"
+	@echo "make observe  Prometheus on http://127.0.0.1:9090 scraping a running make run (Ctrl-C stops it)"
 
 $(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
 	@echo "Installing into $(VENV) (first run only)…"
@@ -43,7 +44,27 @@ browser:
 				"sudo apt-get install chromium), or run everything else with: $(BIN)/python -m pytest -m 'not e2e'"; \
 			exit 1; }; }
 
-test: install browser
+# Alert-rule tests and the dashboard's queries run against Debian's prometheus package (never a
+# downloaded binary). Install it when promtool or prometheus is missing, as for chromium above.
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		echo "Installing prometheus for make observe and the observability tests (apt-get install prometheus)…"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		{ $$SUDO apt-get install -y prometheus || { $$SUDO apt-get update && $$SUDO apt-get install -y prometheus; }; } \
+		&& command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+			echo "Could not install prometheus. Install it yourself (Debian/Ubuntu:" \
+				"sudo apt-get install prometheus); without it the observability tests fail"; \
+			exit 1; }; }
+
+# Prometheus beside `make run` (start that first, in another terminal): scrapes every service,
+# evaluates deploy/observability/alerts.yml, keeps its data under .data/prometheus. Ctrl-C stops it.
+observe: prometheus
+	@mkdir -p .data/prometheus
+	@echo "Prometheus on http://127.0.0.1:9090 (alerts: /alerts, targets: /targets); Ctrl-C stops it"
+	@exec prometheus --config.file=deploy/observability/prometheus.yml --storage.tsdb.path=.data/prometheus \
+		--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=7d --log.level=warn
+
+test: install browser prometheus
 	@$(BIN)/python -m pytest
 
 test-fast: install
