@@ -39,6 +39,8 @@ from requests_svc.domain import (
 from requests_svc.repository import Browse, Cursor, RequestBrief
 
 router = APIRouter(prefix="/api/v1")
+# Called by identity for the person's own data export (docs/internal-api.md); the gateway never routes here.
+internal_router = APIRouter(prefix="/internal/v1", include_in_schema=False)
 
 # -- bodies ------------------------------------------------------------------------------------
 
@@ -335,7 +337,7 @@ class InvitationOut(BaseModel):
     request_id: uuid.UUID
     user_id: uuid.UUID
     display_name: str | None = Field(description="The invited person's display name.")
-    invited_by: uuid.UUID
+    invited_by: uuid.UUID | None = Field(description="Who sent it; null once that person's account was erased.")
     created_at: datetime
 
     @classmethod
@@ -730,3 +732,51 @@ async def my_invitations(actor: SignedIn, db: Db, limit: Limit = 20, cursor: Cur
     found = await service.my_invitations(db=db, actor=actor, after=_decode_cursor(cursor), limit=limit + 1)
     page, next_cursor = _next(found, limit)
     return MyInvitationPage(items=[MyInvitationOut.of_pair(i, b) for i, b in page], next_cursor=next_cursor)
+
+
+# -- export (identity's GET /api/v1/me/export gathers this) ----------------------------------------
+
+
+class AccountCopyOut(BaseModel):
+    display_name: str
+
+
+class OfferReceivedOut(BaseModel):
+    """An offer someone made on one of my requests: who by id only, never their name or message."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    user_id: uuid.UUID
+    skill: str | None
+    status: str
+    created_at: datetime
+
+
+class InvitationSentOut(BaseModel):
+    id: uuid.UUID
+    request_id: uuid.UUID
+    user_id: uuid.UUID
+    created_at: datetime
+
+
+class RequestsExportOut(BaseModel):
+    account_copy: AccountCopyOut | None
+    requests: list[RequestOut]
+    offers_received: list[OfferReceivedOut]
+    offers: list[MyOfferOut]
+    invitations: list[MyInvitationOut]
+    invitations_sent: list[InvitationSentOut]
+
+
+@internal_router.get("/me/export", response_model=RequestsExportOut)
+async def export_me(actor: SignedIn, db: Db) -> RequestsExportOut:
+    """Everything this service holds about the caller; of anyone else, ids only."""
+    found = await service.export(db=db, user_id=actor.user_id)
+    return RequestsExportOut(
+        account_copy=AccountCopyOut(display_name=found.display_name) if found.display_name is not None else None,
+        requests=[RequestOut.of(r) for r in found.requests],
+        offers_received=[OfferReceivedOut(**dict(r)) for r in found.offers_received],
+        offers=[MyOfferOut.of_pair(o, b) for o, b in found.offers],
+        invitations=[MyInvitationOut.of_pair(i, b) for i, b in found.invitations],
+        invitations_sent=[InvitationSentOut(**dict(r)) for r in found.invitations_sent],
+    )

@@ -687,7 +687,8 @@ class Invitation:
     id: uuid.UUID
     request_id: uuid.UUID
     user_id: uuid.UUID
-    invited_by: uuid.UUID
+    # None once the person who sent it was erased.
+    invited_by: uuid.UUID | None
     created_at: datetime
     display_name: str | None = field(default=None, compare=False)
 

@@ -29,12 +29,18 @@ TWEETS_IGNORED = Counter(
 
 async def on_user_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
     data = identity.UserRegistered.model_validate(event.data)
-    await repo.upsert_person(conn, user_id=data.user_id, display_name=data.display_name, as_of=event.time)
+    await service.person_known(conn, user_id=data.user_id, display_name=data.display_name, as_of=event.time)
 
 
 async def on_user_updated(conn: asyncpg.Connection, event: CloudEvent) -> None:
     data = identity.UserUpdated.model_validate(event.data)
-    await repo.upsert_person(conn, user_id=data.user_id, display_name=data.display_name, as_of=event.time)
+    await service.person_known(conn, user_id=data.user_id, display_name=data.display_name, as_of=event.time)
+
+
+async def on_user_erased(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    data = identity.UserErased.model_validate(event.data)
+    await service.erase_person(conn, data.user_id)
+    log.info("person erased")
 
 
 async def on_skill_added(conn: asyncpg.Connection, event: CloudEvent) -> None:
@@ -78,6 +84,7 @@ def register(events: EventConsumer) -> None:
     """Attach the handlers; call before the service starts."""
     events.on(topics.USER_REGISTERED.name)(on_user_registered)
     events.on(topics.USER_UPDATED.name)(on_user_updated)
+    events.on(topics.USER_ERASED.name)(on_user_erased)
     events.on(topics.SKILL_ADDED.name)(on_skill_added)
     events.on(topics.TWEET_RECEIVED.name)(on_tweet_received)
     events.on(topics.TWEET_DELETED.name)(on_tweet_deleted)

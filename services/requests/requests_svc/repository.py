@@ -417,6 +417,48 @@ async def upsert_skill(conn: asyncpg.Connection, *, slug: str, name: str, catego
     )
 
 
+# -- erasure and export -----------------------------------------------------------------------
+
+
+async def live_offers_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(offer id, request id) of the person's pending and accepted offers, in request order."""
+    rows = await conn.fetch(
+        "SELECT id, request_id FROM offers WHERE user_id = $1 AND status = ANY($2::text[]) ORDER BY request_id, id",
+        user_id,
+        list(LIVE_OFFER_STATUSES),
+    )
+    return [(r["id"], r["request_id"]) for r in rows]
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Everything of the person here, once their live offers are withdrawn: their offers and invitations go,
+    invitations they sent and requests they own stay without naming them, their display name goes."""
+    await conn.execute("DELETE FROM offers WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM invitations WHERE user_id = $1", user_id)
+    await conn.execute("UPDATE invitations SET invited_by = NULL WHERE invited_by = $1", user_id)
+    await conn.execute("UPDATE requests SET created_by = NULL WHERE created_by = $1", user_id)
+    await conn.execute("DELETE FROM people WHERE user_id = $1", user_id)
+
+
+async def offers_received_by(conn: asyncpg.Connection, owner: uuid.UUID) -> list[asyncpg.Record]:
+    """Offers on the person's requests, by id only: no names or messages of the people offering."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT o.id, o.request_id, o.user_id, o.skill, o.status, o.created_at
+           FROM offers o JOIN requests r ON r.id = o.request_id
+           WHERE r.created_by = $1 ORDER BY o.created_at, o.id""",
+        owner,
+    )
+    return rows
+
+
+async def invitations_sent_by(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, request_id, user_id, created_at FROM invitations WHERE invited_by = $1 ORDER BY created_at, id",
+        user_id,
+    )
+    return rows
+
+
 # -- requests from X ---------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from lx_contracts import requests as ev
 from lx_contracts import topics
 from lx_contracts.constituencies import by_code
 from lx_platform.outbox import enqueue
-from requests_svc import domain
+from requests_svc import domain, erasure
 from requests_svc import repository as repo
 from requests_svc.domain import (
     OPEN,
@@ -270,6 +270,8 @@ async def record_tweet(conn: asyncpg.Connection, tweet: Tweet) -> HelpRequest | 
     """
     if tweet.intent != "ask":
         return "not_an_ask"
+    if await erasure.is_erased(conn, tweet.author):  # a late or replayed tweet of an erased person
+        return "erased"
     place = by_code(tweet.constituency_code) if tweet.constituency_code else None
     if place is None:
         return "no_constituency"
@@ -414,24 +416,29 @@ async def withdraw_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUI
     """Emits `offer-withdrawn`, and `request-updated` too when a filled request reopens."""
     async with db.acquire() as conn, conn.transaction():
         req, offer = await _locked_pair(conn, actor, request_id, offer_id)
-        now = _now()
-        updated, withdrawn = domain.withdraw(req, offer, actor, now=now)
-        await repo.update_offer(conn, withdrawn)
-        if updated is not req:
-            await repo.update_request(conn, updated)
-        await _emit(
-            conn,
-            topics.OFFER_WITHDRAWN,
-            req.id,
-            ev.OfferWithdrawn(
-                **_offer_fields(withdrawn, now),
-                was_accepted=offer.status == domain.OFFER_ACCEPTED,
-                request_status=updated.status,
-            ),
-        )
-        if updated.status != req.status:
-            await _emit_updated(conn, updated)
+        await _withdraw(conn, req, offer, actor)
         return await _offer_or_fail(conn, offer_id)
+
+
+async def _withdraw(conn: asyncpg.Connection, req: HelpRequest, offer: Offer, actor: Actor) -> None:
+    """Withdraw a live offer of a locked request, with the events a withdrawal publishes."""
+    now = _now()
+    updated, withdrawn = domain.withdraw(req, offer, actor, now=now)
+    await repo.update_offer(conn, withdrawn)
+    if updated is not req:
+        await repo.update_request(conn, updated)
+    await _emit(
+        conn,
+        topics.OFFER_WITHDRAWN,
+        req.id,
+        ev.OfferWithdrawn(
+            **_offer_fields(withdrawn, now),
+            was_accepted=offer.status == domain.OFFER_ACCEPTED,
+            request_status=updated.status,
+        ),
+    )
+    if updated.status != req.status:
+        await _emit_updated(conn, updated)
 
 
 async def my_offers(
@@ -474,3 +481,83 @@ async def my_invitations(
 ) -> list[tuple[Invitation, RequestBrief]]:
     async with db.acquire() as conn:
         return await repo.invitations_for_user(conn, user_id=actor.user_id, after=after, limit=limit)
+
+
+# -- erasure and export ------------------------------------------------------------------------
+
+
+async def person_known(conn: asyncpg.Connection, *, user_id: uuid.UUID, display_name: str, as_of: datetime) -> None:
+    """identity's registered/updated events: a display name, unless the person was erased here."""
+    if await erasure.is_erased(conn, user_id):
+        return
+    await repo.upsert_person(conn, user_id=user_id, display_name=display_name, as_of=as_of)
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """identity.user-erased.v1, inside the consumer's transaction.
+
+    The person's live offers on open or filled requests are withdrawn first, exactly as they would withdraw
+    them (counts freed, a filled request reopened, `offer-withdrawn` and `request-updated` published), so
+    everyone else's view stays right; then all their offers and invitations go, invitations they sent name
+    no inviter, requests they own stay without an owner (`created_by` null; descriptions are kept), and
+    their display name goes. Outbox rows naming them are scrubbed, a tombstone stays, and
+    requests.erasure-completed.v1 confirms it. Doing it twice deletes nothing more and confirms again.
+    """
+    me = Actor(user_id=user_id)
+    for offer_id, request_id in await repo.live_offers_of(conn, user_id):
+        # Request first, then offer, in request order: the lock order every other use case keeps.
+        req = await repo.get_request(conn, request_id, for_update=True)
+        offer = await repo.get_offer(conn, offer_id, for_update=True)
+        if req is None or offer is None or not offer.is_live or req.status not in (domain.OPEN, domain.FILLED):
+            continue  # a closed request's counts are its history; the offer row just goes below
+        await _withdraw(conn, req, offer, me)
+    await repo.erase_person(conn, user_id)
+    await erasure.scrub_outbox(conn, user_id)
+    await erasure.complete(
+        conn, source=SERVICE, service=SERVICE, topic=topics.REQUESTS_ERASURE_COMPLETED, user_id=user_id
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    display_name: str | None
+    requests: list[HelpRequest]
+    offers_received: list[asyncpg.Record]
+    offers: list[tuple[Offer, RequestBrief]]
+    invitations: list[tuple[Invitation, RequestBrief]]
+    invitations_sent: list[asyncpg.Record]
+
+
+async def export(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Export:
+    """Everything this service holds about the person; of anyone else, ids only."""
+    page = 1000
+    async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        requests: list[HelpRequest] = []
+        while True:
+            after = (requests[-1].created_at, requests[-1].id) if requests else None
+            found = await repo.requests_by_owner(conn, user_id=user_id, after=after, limit=page)
+            requests += found
+            if len(found) < page:
+                break
+        offers: list[tuple[Offer, RequestBrief]] = []
+        while True:
+            after = (offers[-1][0].created_at, offers[-1][0].id) if offers else None
+            more = await repo.offers_by_user(conn, user_id=user_id, after=after, limit=page)
+            offers += more
+            if len(more) < page:
+                break
+        invitations: list[tuple[Invitation, RequestBrief]] = []
+        while True:
+            after = (invitations[-1][0].created_at, invitations[-1][0].id) if invitations else None
+            got = await repo.invitations_for_user(conn, user_id=user_id, after=after, limit=page)
+            invitations += got
+            if len(got) < page:
+                break
+        return Export(
+            display_name=await repo.display_name(conn, user_id),
+            requests=requests,
+            offers_received=await repo.offers_received_by(conn, user_id),
+            offers=offers,
+            invitations=invitations,
+            invitations_sent=await repo.invitations_sent_by(conn, user_id),
+        )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from lx_platform.settings import ServiceSettings
@@ -10,3 +11,6 @@ class RequestsSettings(ServiceSettings):
 
     port: int = 8103
     db_schema: str = "requests"
+    erasure_sweep_interval_s: float = Field(
+        default=1.0, gt=0, description="How often outbox rows naming an erased person are deleted once published."
+    )
