@@ -1,0 +1,1 @@
+"""Tools of the Kubernetes manifests: the KafkaTopic generator and the offline validator."""
