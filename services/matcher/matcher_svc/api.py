@@ -19,6 +19,8 @@ from matcher_svc.domain import Scored
 from matcher_svc.service import Tuning
 
 router = APIRouter(prefix="/api/v1")
+# Called by identity for the person's own data export (docs/internal-api.md); the gateway never routes here.
+internal_router = APIRouter(prefix="/internal/v1", include_in_schema=False)
 
 
 class ReasonOut(BaseModel):
@@ -281,3 +283,14 @@ async def constituency_stats(code: str, principal: SignedIn, db: Db) -> dict[str
 async def national_stats(_: Admin, db: Db) -> dict[str, Any]:
     """Admins. The same figures for the whole country, by nation, by region, and per constituency."""
     return await service.national_stats(db=db)
+
+
+# -- export (identity's GET /api/v1/me/export gathers this) ----------------------------------------
+
+
+@internal_router.get("/me/export")
+async def export_me(principal: SignedIn, db: Db) -> dict[str, Any]:
+    """What the matcher derived about the caller: its copy of their account and profile, their entries in
+    the candidate search, proposals made to them, their offers and invitations as seen here, and the
+    requests they own (id, title, status). Nobody else's data."""
+    return await service.export(db=db, user_id=principal.user_id)

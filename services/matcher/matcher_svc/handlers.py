@@ -13,7 +13,7 @@ import asyncpg
 from lx_contracts import identity, requests, skills, topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.consumer import EventConsumer
-from matcher_svc import metrics, service
+from matcher_svc import erasure, metrics, service
 from matcher_svc import repository as repo
 from matcher_svc.service import Tuning
 
@@ -24,6 +24,8 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
     @events.on(topics.USER_REGISTERED.name)
     async def user_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = identity.UserRegistered.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):  # a late or replayed event about an erased person
+            return
         await repo.upsert_person(
             conn,
             user_id=data.user_id,
@@ -39,6 +41,8 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
     async def user_updated(conn: asyncpg.Connection, event: CloudEvent) -> None:
         # Identity updates an invited account only once the person has claimed it.
         data = identity.UserUpdated.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):
+            return
         await repo.upsert_person(
             conn,
             user_id=data.user_id,
@@ -53,6 +57,8 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
     @events.on(topics.PROFILE_UPDATED.name)
     async def profile_updated(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = skills.ProfileUpdated.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):
+            return
         await repo.upsert_profile(
             conn,
             user_id=data.user_id,
@@ -66,6 +72,11 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
         )
         await repo.refresh_candidate(conn, data.user_id)
 
+    @events.on(topics.USER_ERASED.name)
+    async def user_erased(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        data = identity.UserErased.model_validate(event.data)
+        await service.erase_person(conn, data.user_id)
+
     @events.on(topics.SKILL_ADDED.name)
     async def skill_added(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = skills.SkillAdded.model_validate(event.data)
@@ -75,6 +86,8 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
         data = requests.RequestState.model_validate(event.data)
         state = data.model_dump()
         state["skills"] = [s.model_dump() for s in data.skills]
+        if await erasure.is_erased(conn, data.created_by):  # the request stays; its erased owner is not named
+            state["created_by"] = None
         applied = await repo.apply_request_state(conn, state=state, as_of=event.time)
         if applied and data.status == "open":
             started = time.perf_counter()
@@ -118,13 +131,18 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
     @events.on(topics.INVITATION_SENT.name)
     async def invitation_sent(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = requests.InvitationSent.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):
+            return
         await repo.add_invitation(
             conn, invitation_id=data.invitation_id, request_id=data.request_id, user_id=data.user_id, at=data.at
         )
 
 
 async def _apply_offer(conn: asyncpg.Connection, data: requests.OfferEvent, status: str) -> None:
-    """Every offer event carries the same identity; only `offer-made` says the offer was made."""
+    """Every offer event carries the same identity; only `offer-made` says the offer was made. An offer of an
+    erased person (a withdrawal published by their erasure, or a late event) is not kept."""
+    if await erasure.is_erased(conn, data.user_id):
+        return
     await repo.apply_offer(
         conn,
         offer_id=data.offer_id,

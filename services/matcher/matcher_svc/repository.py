@@ -614,6 +614,64 @@ async def add_proposal(
     )
 
 
+# -- erasure and export -------------------------------------------------------------------------
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Everything derived from or about the person. Their candidate rows go through `refresh_candidate`, so
+    the supporter counts move as for anyone who stops being matchable; request counters are aggregates
+    and stay. Requests they own stay, naming no owner."""
+    await conn.execute("DELETE FROM people WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
+    await refresh_candidate(conn, user_id)
+    await conn.execute("DELETE FROM offers WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM invitations WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM proposals WHERE user_id = $1", user_id)
+    await conn.execute("UPDATE requests SET created_by = NULL WHERE created_by = $1", user_id)
+
+
+async def export_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
+    """What the matcher holds about the person, as plain JSON-ready values."""
+    person = await conn.fetchrow(
+        "SELECT display_name, discoverable, contact_by_x, invited FROM people WHERE user_id = $1", user_id
+    )
+    profile = await conn.fetchrow(
+        """SELECT constituency_code, travel_radius_km, remote_ok, max_hours_per_week, availability, skills
+           FROM profiles WHERE user_id = $1""",
+        user_id,
+    )
+    candidates = await conn.fetch(
+        """SELECT slug, level, constituency_code, travel_radius_km, remote_ok FROM candidates
+           WHERE user_id = $1 ORDER BY slug""",
+        user_id,
+    )
+    proposals = await conn.fetch(
+        "SELECT request_id, score, proposed_at FROM proposals WHERE user_id = $1 ORDER BY proposed_at, request_id",
+        user_id,
+    )
+    offers = await conn.fetch(
+        "SELECT offer_id, request_id, status, made_at FROM offers WHERE user_id = $1 ORDER BY made_at, offer_id",
+        user_id,
+    )
+    invitations = await conn.fetch(
+        "SELECT invitation_id, request_id, at FROM invitations WHERE user_id = $1 ORDER BY at, invitation_id",
+        user_id,
+    )
+    owned = await conn.fetch(
+        "SELECT request_id, title, status FROM requests WHERE created_by = $1 ORDER BY created_at, request_id",
+        user_id,
+    )
+    return {
+        "account_copy": dict(person) if person else None,
+        "profile": dict(profile) if profile else None,
+        "candidate_entries": [dict(r) for r in candidates],
+        "proposals": [dict(r) for r in proposals],
+        "offers": [dict(r) for r in offers],
+        "invitations": [dict(r) for r in invitations],
+        "requests": [dict(r) for r in owned],
+    }
+
+
 # -- statistics ----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from lx_contracts import topics
 from lx_contracts.constituencies import all_constituencies, by_code
 from lx_platform.auth import Principal
 from lx_platform.outbox import enqueue
-from matcher_svc import domain
+from matcher_svc import domain, erasure
 from matcher_svc import repository as repo
 from matcher_svc.domain import Opening, Scored
 
@@ -274,3 +274,24 @@ async def national_stats(*, db: asyncpg.Pool) -> dict[str, Any]:
         "regions": [{"nation": n, "region": r} | t.shape() for (n, r), t in sorted(regions.items())],
         "constituencies": per_seat,
     }
+
+
+# -- erasure and export --------------------------------------------------------------------------
+
+SERVICE = "matcher"
+
+
+async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """identity.user-erased.v1, inside the consumer's transaction: the person's projections and proposals go,
+    outbox rows naming them are scrubbed, a tombstone stays, matcher.erasure-completed.v1 confirms it.
+    Doing it twice deletes nothing more and confirms again."""
+    await repo.erase_person(conn, user_id)
+    await erasure.scrub_outbox(conn, user_id)
+    await erasure.complete(
+        conn, source=SERVICE, service=SERVICE, topic=topics.MATCHER_ERASURE_COMPLETED, user_id=user_id
+    )
+
+
+async def export(*, db: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
+    async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await repo.export_of(conn, user_id)

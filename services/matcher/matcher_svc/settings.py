@@ -20,6 +20,8 @@ class MatcherSettings(ServiceSettings):
     proposals_per_supporter: int = 3
     proposal_window_hours: float = 24
     proposal_min_score: float = 0.3
+    # How often outbox rows naming an erased person are deleted once published.
+    erasure_sweep_interval_s: float = 1.0
 
     def tuning(self) -> Tuning:
         return Tuning(
