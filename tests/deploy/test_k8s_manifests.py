@@ -1,0 +1,155 @@
+"""`make k8s-validate` in the test suite: every overlay renders offline with `kubectl kustomize` and every
+object passes its schema and the project's rules; the overlays size things as deploy/k8s/README.md says;
+and a broken overlay makes the validator fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.k8s.tools import validate
+from lx_devstack.services import GATEWAY, SERVICES
+
+# Needs kubectl (offline) but no cluster, Postgres or broker.
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = ["dev", "prod"]
+
+
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    try:
+        return validate.render(validate.OVERLAYS / overlay)
+    except validate.RenderError as error:
+        pytest.fail(str(error))
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (obj,) = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    return obj
+
+
+def test_the_overlays_are_the_ones_documented() -> None:
+    assert [p.name for p in validate.overlays()] == OVERLAYS
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_of_the_overlay_is_valid(overlay: str) -> None:
+    count, problems = validate.validate_overlay(validate.OVERLAYS / overlay)
+    assert problems == []
+    assert count > 100
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_its_deployment_service_account_and_migration_job(overlay: str) -> None:
+    objs = rendered(overlay)
+    for spec in (*SERVICES, GATEWAY):
+        deployment = find(objs, "Deployment", spec.name)
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == spec.name
+        find(objs, "ServiceAccount", spec.name)
+        find(objs, "Service", spec.name)
+        (c,) = pod["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        assert env[f"{spec.env_prefix}HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        if spec.schema:
+            assert env[f"{spec.env_prefix}DATABASE_URL"]["value"].startswith(f"postgresql://{spec.role}@")
+            assert env[f"{spec.env_prefix}KAFKA_IDEMPOTENT_PRODUCER"]["value"] == "true"
+            job = find(objs, "Job", f"{spec.name}-migrate")
+            (m,) = job["spec"]["template"]["spec"]["containers"]
+            assert m["image"] == c["image"]
+            assert f"from {spec.module}.settings import" in m["command"][2]
+            assert "apply_migrations" in m["command"][2]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_database_has_a_login_role_per_service_schema(overlay: str) -> None:
+    cluster = find(rendered(overlay), "Cluster", "lx-postgres")["spec"]
+    roles = {r["name"]: r for r in cluster["managed"]["roles"]}
+    sql = "\n".join(cluster["bootstrap"]["initdb"]["postInitApplicationSQL"])
+    for spec in SERVICES:
+        if spec.schema:
+            assert roles[spec.role]["login"] is True and roles[spec.role]["superuser"] is False
+            assert roles[spec.role]["passwordSecret"]["name"] == f"lx-postgres-{spec.schema}"
+            assert f"CREATE SCHEMA {spec.schema} AUTHORIZATION {spec.role}" in sql
+    assert cluster["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+
+
+def test_the_overlays_size_things_as_documented() -> None:
+    dev, prod = rendered("dev"), rendered("prod")
+    assert {o["spec"]["replicas"] for o in dev if o["kind"] == "Deployment"} == {1}
+    assert {o["spec"]["replicas"] for o in prod if o["kind"] == "Deployment"} == {3}
+    assert [o["metadata"]["name"] for o in dev if o["kind"] == "KafkaNodePool"] == ["brokers"]
+    assert find(dev, "KafkaNodePool", "brokers")["spec"]["roles"] == ["controller", "broker"]
+    assert find(prod, "KafkaNodePool", "brokers")["spec"]["replicas"] == 6
+    assert find(prod, "KafkaNodePool", "controllers")["spec"]["replicas"] == 3
+    assert {o["spec"]["replicas"] for o in dev if o["kind"] == "KafkaTopic"} == {1}
+    assert {o["spec"]["replicas"] for o in prod if o["kind"] == "KafkaTopic"} == {3}
+    assert find(dev, "Cluster", "lx-postgres")["spec"]["instances"] == 1
+    assert find(prod, "Cluster", "lx-postgres")["spec"]["storage"]["size"] == "500Gi"
+    assert find(prod, "HTTPRoute", "labour-exchange")["spec"]["hostnames"] == ["www.labour-exchange.example.org"]
+
+
+def test_the_consumers_scale_on_lag_and_the_http_services_on_cpu() -> None:
+    objs = rendered("prod")
+    for spec in SERVICES:
+        if spec.schema:
+            scaled = find(objs, "ScaledObject", spec.name)["spec"]
+            lag = [t for t in scaled["triggers"] if t["type"] == "kafka"]
+            assert lag and lag[0]["metadata"]["consumerGroup"] == spec.name
+            assert scaled["maxReplicaCount"] <= 12
+    for name in ("gateway", "web"):
+        find(objs, "HorizontalPodAutoscaler", name)
+
+
+def test_the_validator_fails_on_a_broken_overlay(tmp_path: Path) -> None:
+    """An overlay that drops the matcher's limits and a DLQ topic, run through the same command as
+    `make k8s-validate`: it must fail and say why."""
+    base = os.path.relpath(validate.K8S / "base", tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"""apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- {base}
+images:
+- {{name: labour-exchange/matcher, newTag: "1.0.0"}}
+patches:
+- target: {{kind: Deployment, name: matcher}}
+  patch: |-
+    - {{op: remove, path: /spec/template/spec/containers/0/resources/limits}}
+- target: {{kind: KafkaTopic, name: matcher-match-proposed-v1-dlq}}
+  patch: |-
+    $patch: delete
+    apiVersion: kafka.strimzi.io/v1
+    kind: KafkaTopic
+    metadata:
+      name: matcher-match-proposed-v1-dlq
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.k8s.tools.validate", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Deployment/matcher container matcher: no cpu limits" in done.stdout
+    assert "no dead-letter topic matcher.match-proposed.v1.dlq" in done.stdout
+    assert "topic matcher.match-proposed.v1.dlq (lx_contracts) has no KafkaTopic" in done.stdout
+
+
+def test_make_k8s_validate_passes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.k8s.tools.validate"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dev: " in done.stdout and "prod: " in done.stdout
