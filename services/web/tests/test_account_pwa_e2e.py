@@ -4,7 +4,6 @@ service worker, in a real headless Chromium through the gateway of the whole sta
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from pathlib import Path
@@ -16,10 +15,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lx_devstack.stack import Stack
-from lx_devstack.testing import Person, make_organiser, register_and_sign_in
+from lx_devstack.testing import Person, register_and_sign_in
 
-from .test_organise_admin_e2e import tweet_asking, wait_for
-from .test_pages_e2e import SCREENSHOTS, WITHINGTON, sign_in
+from .test_organise_admin_e2e import wait_for
+from .test_pages_e2e import WITHINGTON, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -300,60 +299,3 @@ def test_linking_and_unlinking_x_from_the_account_page(new_page, gateway: httpx.
     wait_for("identity to hear of the unlinking", lambda: not linked())
     page.reload()
     expect(page.get_by_role("link", name="Link X")).to_be_visible()
-
-
-@pytest.mark.skipif(not os.environ.get("LX_SCREENSHOTS"), reason="set LX_SCREENSHOTS=1 to refresh docs/screenshots")
-def test_screenshots_of_the_organiser_admin_and_account_pages(  # type: ignore[no-untyped-def]
-    new_page, stack: Stack, web_url: str, gateway: httpx.Client, admin: Person, fake_x: str, tmp_path: Path
-) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    organiser = make_organiser(gateway, admin, WITHINGTON)
-    tweet_asking(stack, WITHINGTON, "Anyone in Withington free to deliver leaflets on Saturday? #LabourExchange")
-    helper, _ = accepted_commitment(gateway, "Leaflets at the Didsbury market")
-    wait_for(
-        "the pending request",
-        lambda: bool(
-            gateway.get(
-                "/api/v1/requests", params={"status": "pending", "constituency": WITHINGTON}, headers=organiser.auth
-            ).json()["items"]
-        ),
-    )
-    csv = tmp_path / "supporters.csv"
-    tag = uuid.uuid4().hex[:6]
-    csv.write_text(
-        "email,display_name,constituency_code,skills\n"
-        f"sam-{tag}@example.org,Sam Example,E14001354,leafleting:3\n"
-        f"not-an-email-{tag},Alex Example,E14001354,canvassing:2\n",
-        encoding="utf-8",
-    )
-    x_made = signed_in_with_x(gateway, fake_x)
-    for width, height, label in ((360, 740, "mobile"), (1280, 800, "desktop")):
-        page = new_page(width=width, height=height)
-        sign_in(page, organiser.email, organiser.password)
-        page.goto(f"/organise/{WITHINGTON}")
-        expect(page.locator("main h1")).to_be_visible()
-        page.screenshot(path=str(SCREENSHOTS / f"organise-{label}.png"), full_page=True)
-
-        page = new_page(width=width, height=height)
-        sign_in(page, admin.email, admin.password)
-        for path, name in (("/national", "national"), (f"/admin?email={organiser.email}", "admin")):
-            page.goto(path)
-            expect(page.locator("main h1")).to_be_visible()
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-        page.get_by_label("CSV file").set_input_files(str(csv))
-        page.get_by_role("button", name="Import").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Import results")
-        page.screenshot(path=str(SCREENSHOTS / f"import-{label}.png"), full_page=True)
-
-        page = new_page(width=width, height=height)
-        sign_in(page, helper.email, helper.password)
-        for path, name in (("/me/account", "account"), ("/me/commitments", "commitments")):
-            page.goto(path)
-            expect(page.locator("main h1")).to_be_visible()
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-
-        page = new_page(width=width, height=height)
-        use_tokens(page, web_url, x_made["access_token"], x_made["refresh_token"])
-        page.goto("/me/terms")
-        expect(page.locator("main h1")).to_be_visible()
-        page.screenshot(path=str(SCREENSHOTS / f"terms-{label}.png"), full_page=True)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from lx_devstack.stack import Stack
 from lx_devstack.testing import register_and_sign_in
 from web_svc.app import CONTENT_SECURITY_POLICY
 
@@ -20,7 +17,6 @@ from .conftest import Supporter, new_supporter_details
 pytestmark = pytest.mark.e2e
 
 WITHINGTON = "E14001354"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 
 def sign_up(page: Page, who: Supporter, *, discoverable: bool = True, contact_by_x: bool = False) -> None:
@@ -224,28 +220,3 @@ def test_pages_carry_a_strict_content_security_policy(new_page) -> None:  # type
         assert headers["x-content-type-options"] == "nosniff"
     page.get_by_label("Words").fill("x")  # htmx loaded and working under the policy is shown by the profile test
     assert violations == []
-
-
-@pytest.mark.skipif(not os.environ.get("LX_SCREENSHOTS"), reason="set LX_SCREENSHOTS=1 to refresh docs/screenshots")
-def test_screenshots_of_the_main_pages(new_page, stack: Stack, gateway: httpx.Client) -> None:  # type: ignore[no-untyped-def]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    setup = new_page()
-    who = new_supporter_details("Sam Patel")
-    sign_up(setup, who)
-    setup.get_by_label("Search constituencies").fill("withington")
-    expect(setup.locator("#f-constituency-code")).to_have_value(WITHINGTON)
-    setup.get_by_label("Leafleting").select_option("3")
-    setup.locator("#f-availability-0-day").select_option("sat")
-    setup.locator("#f-availability-0-start").fill("10:00")
-    setup.locator("#f-availability-0-end").fill("13:00")
-    setup.get_by_role("button", name="Save profile", exact=True).last.click()
-    expect(setup.get_by_text("Your profile is saved.")).to_be_visible()
-    request_id = post_request(setup, "Leaflets for the Didsbury canvass")
-    for width, height, label in ((360, 740, "mobile"), (1280, 800, "desktop")):
-        page = new_page(width=width, height=height)
-        sign_in(page, who.email, who.password)
-        for path, name in (("/", "home"), ("/requests", "requests"), (f"/requests/{request_id}", "request"),
-                           ("/me", "profile")):  # fmt: skip
-            page.goto(path)
-            expect(page.locator("main h1")).to_be_visible()
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"))
