@@ -16,6 +16,8 @@ from twitter_svc.domain import MAX_HASHTAGS, MAX_POLL_S, MIN_POLL_S, validate_se
 from twitter_svc.service import Deps, LinkedResult, Refused
 
 router = APIRouter(prefix="/api/v1", tags=["X (Twitter)"])
+# Called by identity for the person's own data export (docs/internal-api.md); the gateway never routes here.
+internal_router = APIRouter(prefix="/internal/v1", include_in_schema=False)
 
 
 def _deps(request: Request) -> Deps:
@@ -310,3 +312,13 @@ async def put_admin(deps: DepsDep, body: XSettingsIn, principal: Admin) -> dict[
         )
     await service.put_settings(deps=deps, value=value, by=principal.user_id)
     return await _admin_view(deps)
+
+
+# -- export (identity's GET /api/v1/me/export gathers this) ----------------------------------------
+
+
+@internal_router.get("/me/export")
+async def export_me(principal: User, deps: DepsDep) -> dict[str, Any]:
+    """What the gateway holds about the caller: their X link (never its tokens), their copy of consent to
+    DMs, the tweets of theirs it stored (with text unless deleted), and DMs queued or sent to them."""
+    return await service.export(deps=deps, user_id=principal.user_id)

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from lx_contracts import topics
 from lx_platform.runtime import ServiceRuntime
-from twitter_svc import handlers, metrics
+from twitter_svc import erasure, handlers, metrics
 from twitter_svc import repository as repo
-from twitter_svc.api import router
+from twitter_svc.api import internal_router, router
 from twitter_svc.crypto import TokenBox, TokenBoxError
 from twitter_svc.domain import AdminSettings, normalise_hashtags
 from twitter_svc.loops import Compliance, Ingestor, Sender
@@ -24,7 +24,13 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-PUBLISHES = [topics.ACCOUNT_LINKED, topics.ACCOUNT_UNLINKED, topics.TWEET_RECEIVED, topics.TWEET_DELETED]
+PUBLISHES = [
+    topics.ACCOUNT_LINKED,
+    topics.ACCOUNT_UNLINKED,
+    topics.TWEET_RECEIVED,
+    topics.TWEET_DELETED,
+    topics.TWITTER_ERASURE_COMPLETED,
+]
 
 
 def build_deps(settings: TwitterSettings) -> Deps:
@@ -87,13 +93,19 @@ def create_app(settings: TwitterSettings | None = None) -> FastAPI:
         rt.every(tick, "x-ingestion", Ingestor(deps).tick)
         rt.every(tick, "x-sender", Sender(deps).tick)
         rt.every(tick, "x-compliance", Compliance(deps).tick)
+
+        async def sweep() -> None:
+            await erasure.sweep_purged(rt.pool)
+
+        # Outbox rows that name an erased person go once published.
+        rt.every(settings.erasure_sweep_interval_s, "erasure-outbox-sweep", sweep)
         log.info("X loops started", extra={"x_configured": deps.x is not None})
 
     app = runtime.create_app(
         title="Labour Exchange twitter gateway",
         description="Everything that touches X: sign-in with X, reading mentions and hashtags into requests, "
         "replies and DMs, and removing tweets deleted on X.",
-        routers=[router],
+        routers=[router, internal_router],
         on_start=on_start,
     )
     app.state.deps = deps

@@ -12,11 +12,11 @@ import asyncpg
 from lx_contracts import identity, requests, skills, topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.consumer import EventConsumer
-from twitter_svc import metrics
+from twitter_svc import erasure, metrics
 from twitter_svc import repository as repo
 from twitter_svc.domain import invitation_dm, offer_accepted_dm, reply_text
 from twitter_svc.loops import publish_deleted
-from twitter_svc.service import Deps, unlink_in
+from twitter_svc.service import SERVICE, Deps, rekey_revokes, unlink_in
 
 
 class Handlers:
@@ -28,27 +28,36 @@ class Handlers:
 
     async def on_user_registered(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = identity.UserRegistered.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):  # a late or replayed event about an erased person
+            return
         await repo.upsert_person(conn, user_id=data.user_id, contact_by_x=data.consents.contact_by_x, as_of=event.time)
 
     async def on_user_updated(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = identity.UserUpdated.model_validate(event.data)
+        if await erasure.is_erased(conn, data.user_id):
+            return
         await repo.upsert_person(conn, user_id=data.user_id, contact_by_x=data.consents.contact_by_x, as_of=event.time)
 
     async def on_user_erased(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
+        """One transaction: the X link goes (its tokens queued for revocation under a key naming no one), the
+        person's stored tweets lose their text and author (`tweet-deleted` for each), DMs to them, sign-ins
+        in progress and their copy of consent go, outbox rows naming them are scrubbed, a tombstone stays,
+        and twitter.erasure-completed.v1 confirms it. Doing it twice deletes nothing more and confirms again."""
         data = identity.UserErased.model_validate(event.data)
-        await unlink_in(conn, deps=self.deps, user_id=data.user_id, reason="erased")
+        user_id = data.user_id
+        await unlink_in(conn, deps=self.deps, user_id=user_id, reason="erased")
+        await rekey_revokes(conn, deps=self.deps, user_id=user_id)
         now = datetime.now(UTC)
-        for tweet_id in await repo.scrub_author(conn, data.user_id):
+        for tweet_id in await repo.scrub_author(conn, user_id):
             await publish_deleted(conn, tweet_id, now)
             metrics.TWEETS_DELETED.labels("erased").inc()
-        await repo.delete_person(conn, data.user_id)
-        cancelled = await conn.execute(
-            """UPDATE outgoing SET closed_at = now(), outcome = 'cancelled', last_error = 'person erased',
-                   payload = payload - 'text'
-               WHERE closed_at IS NULL AND kind = 'dm' AND payload->>'user_id' = $1""",
-            str(data.user_id),
+        await repo.delete_person(conn, user_id)
+        metrics.OUTGOING_CANCELLED.labels("dm").inc(await repo.forget_dms_to(conn, user_id))
+        await repo.forget_user_elsewhere(conn, user_id)
+        await erasure.scrub_outbox(conn, user_id)
+        await erasure.complete(
+            conn, source=SERVICE, service="twitter", topic=topics.TWITTER_ERASURE_COMPLETED, user_id=user_id
         )
-        metrics.OUTGOING_CANCELLED.labels("dm").inc(int(cancelled.split()[-1]))
 
     async def on_skill_added(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = skills.SkillAdded.model_validate(event.data)

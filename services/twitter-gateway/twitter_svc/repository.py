@@ -274,6 +274,62 @@ async def scrub_author(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[str
     return [r["tweet_id"] for r in rows]
 
 
+async def forget_dms_to(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    """Erasure: every DM addressed to the person goes, queued or not; how many were still queued."""
+    rows = await conn.fetch(
+        "DELETE FROM outgoing WHERE kind = 'dm' AND payload->>'user_id' = $1 RETURNING closed_at", str(user_id)
+    )
+    return sum(1 for r in rows if r["closed_at"] is None)
+
+
+async def revokes_naming(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Revocations queued before their keys stopped naming the person (`revoke:<user id>:...`)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, dedupe_key, sealed, closed_at FROM outgoing WHERE kind = 'revoke' AND starts_with(dedupe_key, $1)",
+        f"revoke:{user_id}:",
+    )
+    return rows
+
+
+async def rekey_outgoing(conn: asyncpg.Connection, row_id: int, *, dedupe_key: str, sealed: str) -> None:
+    await conn.execute("UPDATE outgoing SET dedupe_key = $2, sealed = $3 WHERE id = $1", row_id, dedupe_key, sealed)
+
+
+async def delete_outgoing(conn: asyncpg.Connection, row_id: int) -> None:
+    await conn.execute("DELETE FROM outgoing WHERE id = $1", row_id)
+
+
+async def forget_user_elsewhere(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Erasure: sign-ins in progress of theirs go; admin settings they saved no longer name them."""
+    await conn.execute("DELETE FROM oauth_states WHERE user_id = $1", user_id)
+    await conn.execute("UPDATE x_settings SET updated_by = NULL WHERE updated_by = $1", user_id)
+
+
+async def export_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any]:
+    """What the gateway holds about the person; never a token."""
+    account = await conn.fetchrow(
+        "SELECT x_user_id, handle, scopes, linked_at, updated_at FROM x_accounts WHERE user_id = $1", user_id
+    )
+    person = await conn.fetchrow("SELECT contact_by_x FROM people WHERE user_id = $1", user_id)
+    tweets = await conn.fetch(
+        """SELECT tweet_id, text, intent, skills, constituency_code, posted_at, received_at, request_id,
+                  replied_tweet_id
+           FROM tweets WHERE author_user_id = $1 ORDER BY posted_at, tweet_id""",
+        user_id,
+    )
+    dms = await conn.fetch(
+        """SELECT payload->>'text' AS text, created_at, sent_at, outcome FROM outgoing
+           WHERE kind = 'dm' AND payload->>'user_id' = $1 ORDER BY created_at, id""",
+        str(user_id),
+    )
+    return {
+        "x_account": dict(account) if account else None,
+        "consent_copy": dict(person) if person else None,
+        "tweets": [dict(r) for r in tweets],
+        "direct_messages": [dict(r) for r in dms],
+    }
+
+
 # -- cursors, settings, usage --------------------------------------------------------------------
 async def cursors(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
     return {r["stream"]: r for r in await conn.fetch("SELECT stream, since_id, last_poll_at, updated_at FROM cursors")}

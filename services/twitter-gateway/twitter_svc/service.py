@@ -17,6 +17,7 @@ import httpx
 
 from lx_contracts import topics, twitter
 from lx_platform.outbox import enqueue
+from twitter_svc import erasure
 from twitter_svc import repository as repo
 from twitter_svc.crypto import TokenBox, TokenBoxError
 from twitter_svc.domain import SCOPES, STREAMS, AdminSettings, id_after, month_of
@@ -213,6 +214,8 @@ async def _store_link(*, deps: Deps, box: TokenBox, user_id: uuid.UUID, who: XUs
     now = datetime.now(UTC)
     try:
         async with deps.db.acquire() as conn, conn.transaction():
+            if await erasure.is_erased(conn, user_id):  # a token of an erased account, still within its minutes
+                raise Refused(403, "This account has been erased.")
             other = await repo.account_by_x_user(conn, who.id)
             if other is not None and other.user_id != user_id:
                 raise Refused(409, "This X account is already linked to another Labour Exchange account.")
@@ -257,7 +260,8 @@ async def _enqueue_revoke(conn: asyncpg.Connection, box: TokenBox, linked: repo.
             log.warning("a stored X token no longer opens; it cannot be revoked", extra={"token_kind": kind})
     if not plain:
         return
-    key = f"revoke:{linked.user_id}:{linked.x_user_id}:{uuid.uuid4()}"
+    # The key names no one: the row outlives the link, and erasure must leave nothing naming the person.
+    key = f"revoke:{uuid.uuid4()}"
     await repo.enqueue_outgoing(
         conn,
         kind="revoke",
@@ -287,6 +291,28 @@ async def unlink_in(conn: asyncpg.Connection, *, deps: Deps, user_id: uuid.UUID,
         data=twitter.AccountUnlinked(user_id=user_id, at=datetime.now(UTC)),
     )
     return True
+
+
+async def rekey_revokes(conn: asyncpg.Connection, *, deps: Deps, user_id: uuid.UUID) -> None:
+    """Erasure: revocations queued under keys that named the person (before keys stopped doing so) are
+    resealed under a key that does not, if still to be sent; closed ones go."""
+    for row in await repo.revokes_naming(conn, user_id):
+        if row["closed_at"] is not None or deps.box is None:
+            await repo.delete_outgoing(conn, row["id"])
+            continue
+        try:
+            tokens = open_revoke(deps.box, dedupe_key=row["dedupe_key"], sealed=row["sealed"] or "")
+        except TokenBoxError:
+            await repo.delete_outgoing(conn, row["id"])  # cannot be sent anyway
+            continue
+        key = f"revoke:{uuid.uuid4()}"
+        sealed = deps.box.seal(json.dumps(tokens), context=_ctx("outgoing", key))
+        await repo.rekey_outgoing(conn, row["id"], dedupe_key=key, sealed=sealed)
+
+
+async def export(*, deps: Deps, user_id: uuid.UUID) -> dict[str, Any]:
+    async with deps.db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await repo.export_of(conn, user_id)
 
 
 def open_revoke(box: TokenBox, *, dedupe_key: str, sealed: str) -> list[str]:

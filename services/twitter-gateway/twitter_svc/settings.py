@@ -62,6 +62,9 @@ class TwitterSettings(ServiceSettings):
     posting_enabled: bool = False
 
     # -- loops -------------------------------------------------------------------------------
+    erasure_sweep_interval_s: float = Field(
+        default=1.0, gt=0, description="How often outbox rows naming an erased person are deleted once published."
+    )
     loop_tick_s: float = Field(
         default=1.0, gt=0, description="How often the loops look whether work is due (cheap when none is)."
     )
