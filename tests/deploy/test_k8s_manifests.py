@@ -4,6 +4,7 @@ and a broken overlay makes the validator fail."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -65,8 +66,13 @@ def test_every_service_has_its_deployment_service_account_and_migration_job(over
             job = find(objs, "Job", f"{spec.name}-migrate")
             (m,) = job["spec"]["template"]["spec"]["containers"]
             assert m["image"] == c["image"]
-            assert f"from {spec.module}.settings import" in m["command"][2]
-            assert "apply_migrations" in m["command"][2]
+            script = m["command"][2]
+            assert m["command"][:2] == ["python", "-c"] and "apply_migrations" in script
+            compile(script, f"{spec.name}-migrate", "exec")
+            # The settings class it names exists, so the Job reads the same variables as the service.
+            (line,) = [x for x in script.splitlines() if x.startswith(f"from {spec.module}.settings import ")]
+            settings = importlib.import_module(f"{spec.module}.settings")
+            assert getattr(settings, line.rsplit(" ", 1)[1]).model_config["env_prefix"] == spec.env_prefix
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
