@@ -119,6 +119,7 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
 
     # -- export: every section, all of mine, none of the others' personal data --------------------------
     exported: dict[str, Any] = {}
+    last: list[str] = [""]
 
     async def exportable() -> bool:
         r = gateway.get("/api/v1/me/export", headers=person.auth)
@@ -127,9 +128,13 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
             exported.update(r.json())
             return True
         assert r.status_code == 503, r.text
+        last[0] = r.json()["detail"]
         return False
 
-    asyncio.run(wait_until(exportable, timeout_s=60, what="every service to give its export section"))
+    try:
+        asyncio.run(wait_until(exportable, timeout_s=60, what="every service to give its export section"))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last answer: {last[0]}") from None
     assert [k for k in exported if k in SECTIONS] == SECTIONS
     assert exported["user_id"] == person.id and exported["generated_at"]
     assert exported["identity"]["account"]["email"] == person.email
