@@ -31,6 +31,7 @@ def test_identity_documents_every_event_it_publishes_with_its_payload() -> None:
         "identity.user-updated.v1",
         "identity.role-granted.v1",
         "identity.role-revoked.v1",
+        "identity.user-erased.v1",
     }
     received = {name for name, op in doc["operations"].items() if op["action"] == "receive"}
     assert any("twitter.account-linked.v1" in name for name in received)
