@@ -60,9 +60,13 @@ def export(x: XWorld, who: Person | None) -> httpx.Response:
     return httpx.get(url, headers=who.auth if who else {}, timeout=15)
 
 
-def linked(x: XWorld, name: str) -> Person:
-    """A person who linked X account `name` and allows contact by X."""
+def linked(x: XWorld, name: str, *, unlinked_before: bool = False) -> Person:
+    """A person who linked X account `name` and allows contact by X; if so, after linking and unlinking
+    another X account (whose revocation was queued under a key naming them)."""
     person = register_and_sign_in(x.gateway, name="Xena Erasable")
+    if unlinked_before:
+        assert x.callback(x.consent(handle(), mode="link", auth=person.auth)).status_code == 200
+        assert x.gateway.delete("/api/v1/me/x", headers=person.auth).status_code == 204
     assert x.callback(x.consent(name, mode="link", auth=person.auth)).status_code == 200
     r = x.gateway.patch("/api/v1/me", headers=person.auth, json={"consents": {"contact_by_x": True}})
     assert r.status_code == 200, r.text
@@ -76,7 +80,7 @@ def linked(x: XWorld, name: str) -> Person:
 
 def test_erasure_leaves_nothing_naming_the_person(x: XWorld) -> None:
     name = handle()
-    gone = linked(x, name)
+    gone = linked(x, name, unlinked_before=True)
     stays = linked(x, handle())
     tweet_id = x.tweet("Can anyone help with graphic design in Withington? #LabourExchange", username=name)
     x.wait_for(

@@ -260,8 +260,11 @@ async def _enqueue_revoke(conn: asyncpg.Connection, box: TokenBox, linked: repo.
             log.warning("a stored X token no longer opens; it cannot be revoked", extra={"token_kind": kind})
     if not plain:
         return
-    # The key names no one: the row outlives the link, and erasure must leave nothing naming the person.
-    key = f"revoke:{uuid.uuid4()}"
+    # An erasure's revocation names no one: the row outlives the link, and erasure leaves nothing naming
+    # the person (earlier ones are resealed under such a key by `rekey_revokes`).
+    key = (
+        f"revoke:{uuid.uuid4()}" if reason == "erased" else f"revoke:{linked.user_id}:{linked.x_user_id}:{uuid.uuid4()}"
+    )
     await repo.enqueue_outgoing(
         conn,
         kind="revoke",
