@@ -372,6 +372,8 @@ async def put_profile(body: ProfileIn, principal: CurrentUser, deps: Deps) -> Pr
         )
     except RuleBroken as exc:
         raise _rules(exc) from exc
+    except service.Erased as exc:
+        raise ProblemError(401, "This account has been erased.", headers={"WWW-Authenticate": "Bearer"}) from exc
     return ProfileOut.of(profile)
 
 

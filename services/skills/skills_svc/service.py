@@ -41,6 +41,10 @@ class Conflict(Exception):
     pass
 
 
+class Erased(Exception):
+    """The caller's account was erased; their token has only minutes left and may create nothing."""
+
+
 class UpstreamFailed(Exception):
     """Identity did not give a usable answer; `status` is what the caller should answer."""
 
@@ -155,6 +159,8 @@ async def replace_profile(
             known_skills=known,
         )
         async with conn.transaction():
+            if await erasure.is_erased(conn, user_id):
+                raise Erased
             before = (await repo.lock_profiles(conn, [user_id]))[user_id]
             if before == profile:
                 return profile

@@ -176,6 +176,12 @@ async def test_erasure_leaves_nothing_and_stays_erased(
     await handled(db, registered_id, updated_id)
     assert await rows_naming(db, gone.id) == {}
 
+    # The erased account's token, in its last minutes, saves nothing (asked directly: the gateway may already
+    # refuse it).
+    again = httpx.put(f"{stack.url_of('skills')}/api/v1/me/profile", headers=gone.auth, json=PROFILE, timeout=15)
+    assert again.status_code == 401, again.text
+    assert await rows_naming(db, gone.id) == {}
+
     # Erasing again changes nothing and confirms again.
     second = await erase(stack, gone.id)
     await handled(db, second)
