@@ -402,6 +402,8 @@ def _answers(missing: str = "No such request.") -> Iterator[None]:
         yield
     except service.NotFound as exc:
         raise ProblemError(404, missing) from exc
+    except service.Erased as exc:
+        raise ProblemError(401, "This account has been erased.", headers={"WWW-Authenticate": "Bearer"}) from exc
     except service.CatchingUp as exc:
         raise ProblemError(503, str(exc), headers={"Retry-After": "5"}) from exc
     except Forbidden as exc:

@@ -45,6 +45,15 @@ class NotFound(Exception):
     """No such thing, or the caller may not know it exists."""
 
 
+class Erased(Exception):
+    """The caller's account was erased; their token has only minutes left and may create nothing."""
+
+
+async def _not_erased(conn: asyncpg.Connection, user_id: uuid.UUID | None) -> None:
+    if await erasure.is_erased(conn, user_id):
+        raise Erased
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -140,6 +149,7 @@ async def open_request(
     `request-updated` with status open.
     """
     async with db.acquire() as conn, conn.transaction():
+        await _not_erased(conn, created_by)
         return await _open(
             conn, created_by=created_by, given=given, source=source, status=status, source_ref=source_ref
         )
@@ -337,6 +347,7 @@ async def make_offer(
     *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, message: str, skill: str | None
 ) -> Offer:
     async with db.acquire() as conn, conn.transaction():
+        await _not_erased(conn, actor.user_id)
         # Locked so an offer cannot slip in while another transaction fills the request.
         req = await _visible(conn, request_id, actor, for_update=True)
         live = await repo.has_live_offer(conn, request_id=req.id, user_id=actor.user_id)

@@ -168,6 +168,16 @@ def test_erasure_withdraws_their_offers_keeps_their_requests_and_leaves_nothing_
     assert rows_naming(api, gone.id) == {}
     assert api.scalar("SELECT count(*) FROM requests WHERE source_ref = $1", tid) == 0
 
+    # Her token, in its last minutes, creates nothing (asked directly: the gateway may already refuse it).
+    base = api.stack.url_of("requests")
+    made = httpx.post(f"{base}/api/v1/requests", headers=gone.auth, json=api.body(), timeout=15)
+    assert made.status_code == 401, made.text
+    offered = httpx.post(
+        f"{base}/api/v1/requests/{waiting['id']}/offers", headers=gone.auth, json={"message": "x"}, timeout=15
+    )
+    assert offered.status_code == 401, offered.text
+    assert rows_naming(api, gone.id) == {}
+
     # Erasing again deletes nothing more and confirms again.
     erase(api, gone.id)
     events_once_published(api.stack.bootstrap_servers, COMPLETED, lambda e: e["subject"] == gone.id, count=2)
