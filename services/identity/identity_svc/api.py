@@ -277,10 +277,18 @@ async def refresh(body: RefreshIn, deps: Deps) -> TokenOut:
     return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
+class LogoutIn(RefreshIn):
+    everywhere: bool = Field(
+        default=False,
+        description="Also end every other sign-in of the same account (other browsers and phones): all its refresh "
+        "tokens stop working; access tokens already issued lapse within their 15 minutes.",
+    )
+
+
 @router.post("/auth/logout", summary="Sign out", status_code=204, tags=["auth"])
-async def logout(body: RefreshIn, deps: Deps) -> Response:
-    """End this sign-in: the refresh token and every rotation of it stop working."""
-    await service.logout(db=deps.db, refresh_token=body.refresh_token)
+async def logout(body: LogoutIn, deps: Deps) -> Response:
+    """End this sign-in (or, with `everywhere`, every sign-in of the account): its refresh tokens stop working."""
+    await service.logout(db=deps.db, refresh_token=body.refresh_token, everywhere=body.everywhere)
     return Response(status_code=204)
 
 

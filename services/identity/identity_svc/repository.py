@@ -264,6 +264,12 @@ async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
     )
 
 
+async def revoke_all_refresh_tokens(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+    )
+
+
 # -- sign-in throttling ------------------------------------------------------------------------
 
 

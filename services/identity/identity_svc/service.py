@@ -230,10 +230,15 @@ async def refresh(*, db: asyncpg.Pool, tokens: TokenPolicy, refresh_token: str) 
     raise NotAuthenticated
 
 
-async def logout(*, db: asyncpg.Pool, refresh_token: str) -> None:
+async def logout(*, db: asyncpg.Pool, refresh_token: str, everywhere: bool = False) -> None:
     async with db.acquire() as conn:
         seen = await repo.find_refresh_token(conn, hash_opaque_token(refresh_token))
-        if seen is not None:
+        if seen is None:
+            return
+        if everywhere and seen["used_at"] is None and seen["revoked_at"] is None:
+            # Only a live token speaks for the account everywhere; an old copy ends just its own family.
+            await repo.revoke_all_refresh_tokens(conn, seen["user_id"])
+        else:
             await repo.revoke_family(conn, seen["family_id"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 
@@ -58,3 +59,26 @@ def test_revoked_session_is_sent_to_sign_in_and_loses_its_cookies(web_url: str, 
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     gone = set_cookies(r)
     assert gone.get("lx_rt") == "" and gone.get("lx_at") == ""
+
+
+def test_signing_out_everywhere_ends_the_sessions_on_other_devices(web_url: str, gateway: httpx.Client) -> None:
+    person = register_and_sign_in(gateway)
+    phone = gateway.post("/api/v1/auth/token", json={"email": person.email, "password": person.password}).json()
+    cookies = {"lx_sid": "e" * 43, "lx_at": person.access_token, "lx_rt": person.refresh_token}
+    form = page(web_url, "/logout", cookies)
+    assert form.status_code == 200 and "Sign out everywhere" in form.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    r = httpx.post(
+        f"{web_url}/logout",
+        data={"csrf_token": token.group(1), "everywhere": "yes"},
+        headers={"Cookie": header},
+        timeout=15,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    assert set_cookies(r).get("lx_rt") == ""
+    # The phone's sign-in is over too: its refresh token no longer works.
+    again = gateway.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})
+    assert again.status_code == 401

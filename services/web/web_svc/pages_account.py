@@ -156,10 +156,11 @@ async def logout_page(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     s = session_of(request)
-    await s.form()
+    form = await s.form()
     if s.refresh_token:
         # Best effort: the cookies go whatever the API says, so the browser is signed out either way.
-        await s.call("POST", "/api/v1/auth/logout", auth=False, json={"refresh_token": s.refresh_token})
+        body = {"refresh_token": s.refresh_token, "everywhere": form.get("everywhere") == "yes"}
+        await s.call("POST", "/api/v1/auth/logout", auth=False, json=body)
     s.sign_out()
     return redirect("/?notice=signed-out")
 
