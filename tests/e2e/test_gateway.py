@@ -53,7 +53,7 @@ def test_services_internal_endpoints_are_not_exposed_through_the_gateway(gateway
     # /metrics and /healthz at the gateway are the gateway's own.
     gateway.get("/api/v1/auth/jwks.json")
     metrics = gateway.get("/metrics").text
-    assert 'route="identity:^/api/v1/auth(/|$)"' in metrics, "route labels are templates, not raw paths"
+    assert 'route="identity:/api/v1/auth/*"' in metrics, "route labels are templates, not raw paths"
     assert "jwks.json" not in metrics
 
 

@@ -21,10 +21,20 @@ _TABLE: list[tuple[str, str]] = [
     (r"^/api/v1/requests(/|$)", "requests"),
     (r"^/api/v1/me/(requests|offers|invitations)$", "requests"),
 ]
-ROUTES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), p, s) for p, s in _TABLE]
+
+
+def readable(pattern: str) -> str:
+    """A routing pattern as the path template people read on dashboards: `/api/v1/requests/{id}/matches`."""
+    text = pattern.removeprefix("^").removesuffix("$")
+    text = text.replace("(/|$)", "/*").replace("[^/]+", "{id}")
+    text = re.sub(r"\(([^()]*)\)\?", r"[\1]", text)  # an optional part: (/export)? -> [/export]
+    return text.replace("\\", "")
+
+
+ROUTES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), readable(p), s) for p, s in _TABLE]
 
 # Routes where a person waits on bulk work: they get the long upstream timeout, not the usual one.
-BULK_ROUTES = {r"^/api/v1/admin/imports(/|$)"}
+BULK_ROUTES = {readable(r"^/api/v1/admin/imports(/|$)")}
 
 # Internal endpoints of the services behind the gateway are never reachable through it.
 _INTERNAL = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|asyncapi\.json|docs|redoc)(/|$)")
