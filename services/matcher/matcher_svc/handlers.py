@@ -140,14 +140,14 @@ def register(events: EventConsumer, tuning: Tuning) -> None:
 
 async def _apply_offer(conn: asyncpg.Connection, data: requests.OfferEvent, status: str) -> None:
     """Every offer event carries the same identity; only `offer-made` says the offer was made. An offer of an
-    erased person (a withdrawal published by their erasure, or a late event) is not kept."""
-    if await erasure.is_erased(conn, data.user_id):
-        return
+    erased person (a withdrawal their erasure made requests publish, or a late or replayed event) counts in
+    the statistics as it would, naming no one, so a replay rebuilds the same figures whatever the order."""
+    erased = await erasure.is_erased(conn, data.user_id)
     await repo.apply_offer(
         conn,
         offer_id=data.offer_id,
         request_id=data.request_id,
-        user_id=data.user_id,
+        user_id=repo.NO_ONE if erased else data.user_id,
         status=status,
         at=data.at,
         made=status == "pending",

@@ -617,6 +617,10 @@ async def add_proposal(
 # -- erasure and export -------------------------------------------------------------------------
 
 
+# Stands for an erased person in the offers they made: those rows count in the statistics, naming no one.
+NO_ONE = uuid.UUID(int=0)
+
+
 async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     """Everything derived from or about the person. Their candidate rows go through `refresh_candidate`, so
     the supporter counts move as for anyone who stops being matchable; request counters are aggregates
@@ -624,7 +628,9 @@ async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM people WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
     await refresh_candidate(conn, user_id)
-    await conn.execute("DELETE FROM offers WHERE user_id = $1", user_id)
+    # Offers carry the requests' timings (first offer, filled) that the statistics recompute from: they stay,
+    # naming no one.
+    await conn.execute("UPDATE offers SET user_id = $2 WHERE user_id = $1", user_id, NO_ONE)
     await conn.execute("DELETE FROM invitations WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM proposals WHERE user_id = $1", user_id)
     await conn.execute("UPDATE requests SET created_by = NULL WHERE created_by = $1", user_id)
