@@ -8,8 +8,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
+from lx_platform import erasure
 from lx_platform.runtime import ServiceRuntime
-from matcher_svc import erasure, handlers, metrics
+from matcher_svc import handlers, metrics
 from matcher_svc import repository as repo
 from matcher_svc.api import internal_router, router
 from matcher_svc.settings import MatcherSettings

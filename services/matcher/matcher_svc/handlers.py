@@ -12,8 +12,9 @@ import asyncpg
 
 from lx_contracts import identity, requests, skills, topics
 from lx_contracts.envelope import CloudEvent
+from lx_platform import erasure
 from lx_platform.consumer import EventConsumer
-from matcher_svc import erasure, metrics, service
+from matcher_svc import metrics, service
 from matcher_svc import repository as repo
 from matcher_svc.service import Tuning
 

@@ -14,9 +14,10 @@ import asyncpg
 from lx_contracts import matcher as contract
 from lx_contracts import topics
 from lx_contracts.constituencies import all_constituencies, by_code
+from lx_platform import erasure
 from lx_platform.auth import Principal
 from lx_platform.outbox import enqueue
-from matcher_svc import domain, erasure
+from matcher_svc import domain
 from matcher_svc import repository as repo
 from matcher_svc.domain import Opening, Scored
 

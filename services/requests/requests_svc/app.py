@@ -7,8 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
+from lx_platform import erasure
 from lx_platform.runtime import ServiceRuntime
-from requests_svc import erasure, handlers
+from requests_svc import handlers
 from requests_svc.api import internal_router, router
 from requests_svc.settings import RequestsSettings
 

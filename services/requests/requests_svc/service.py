@@ -19,8 +19,9 @@ from pydantic import BaseModel
 from lx_contracts import requests as ev
 from lx_contracts import topics
 from lx_contracts.constituencies import by_code
+from lx_platform import erasure
 from lx_platform.outbox import enqueue
-from requests_svc import domain, erasure
+from requests_svc import domain
 from requests_svc import repository as repo
 from requests_svc.domain import (
     OPEN,

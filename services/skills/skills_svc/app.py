@@ -7,8 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
+from lx_platform import erasure
 from lx_platform.runtime import ServiceRuntime
-from skills_svc import erasure, service
+from skills_svc import service
 from skills_svc.api import internal_router, router
 from skills_svc.handlers import register_handlers
 from skills_svc.settings import SkillsSettings

@@ -12,8 +12,8 @@ import httpx
 
 from lx_contracts import skills as ev
 from lx_contracts import topics
+from lx_platform import erasure
 from lx_platform.outbox import enqueue
-from skills_svc import erasure
 from skills_svc import repository as repo
 from skills_svc.domain import (
     EMPTY_PROFILE,

@@ -9,8 +9,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
+from lx_platform import erasure
 from lx_platform.runtime import ServiceRuntime
-from twitter_svc import erasure, handlers, metrics
+from twitter_svc import handlers, metrics
 from twitter_svc import repository as repo
 from twitter_svc.api import internal_router, router
 from twitter_svc.crypto import TokenBox, TokenBoxError

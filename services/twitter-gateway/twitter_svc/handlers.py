@@ -11,8 +11,9 @@ import asyncpg
 
 from lx_contracts import identity, requests, skills, topics
 from lx_contracts.envelope import CloudEvent
+from lx_platform import erasure
 from lx_platform.consumer import EventConsumer
-from twitter_svc import erasure, metrics
+from twitter_svc import metrics
 from twitter_svc import repository as repo
 from twitter_svc.domain import invitation_dm, offer_accepted_dm, reply_text
 from twitter_svc.loops import publish_deleted

@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 
 from lx_contracts import topics, twitter
+from lx_platform import erasure
 from lx_platform.outbox import enqueue
-from twitter_svc import erasure
 from twitter_svc import repository as repo
 from twitter_svc.crypto import TokenBox, TokenBoxError
 from twitter_svc.domain import SCOPES, STREAMS, AdminSettings, id_after, month_of

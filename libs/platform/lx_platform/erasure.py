@@ -1,6 +1,6 @@
-"""What every erasure here shares: the tombstone, the outbox scrub, the completion event, the sweeper.
+"""What every service's erasure shares: the tombstone, the outbox scrub, the completion event, the sweeper.
 
-The same in skills, requests, matcher and the twitter gateway; it belongs in lx_platform once that can change.
+The tables (`erased_people`, `outbox_purge`) come with the platform's own migrations in every schema.
 """
 
 from __future__ import annotations
