@@ -151,12 +151,67 @@ def accepted_request_id(value: str | None) -> str:
     return new_request_id()
 
 
-class RequestContextMiddleware:
-    """Request id in, request id out and in every log line; per-route metrics; body size limit."""
+# One token of interest to the depth scan: an escape pair (so an escaped quote never ends a string),
+# a backslash ending a chunk (its pair starts the next one), a quote, or a bracket.
+_JSON_TOKENS = re.compile(rb'\\.|\\\Z|["\[\]{}]', re.DOTALL)
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1_000_000) -> None:
+
+class JsonDepthScanner:
+    """How deeply a JSON text nests, fed in chunks as they arrive, without parsing it.
+
+    Brackets inside strings do not count; nothing else is checked (the parser judges the rest). Only
+    quotes, backslashes and brackets are looked at, by one regular expression, so a megabyte of text
+    costs milliseconds, and a body nested deeper than `max_depth` is refused at its first chunk that
+    crosses the line, before any parser (json's recursion, pydantic's) sees it."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.depth = 0
+        self.in_string = False
+        self._skip_first = False  # the previous chunk ended with a backslash inside a string
+
+    def feed(self, chunk: bytes) -> bool:
+        """Scan the next chunk; True once the text has nested deeper than `max_depth`."""
+        start = 0
+        if self._skip_first and chunk:
+            start, self._skip_first = 1, False
+        depth, in_string = self.depth, self.in_string
+        for match in _JSON_TOKENS.finditer(chunk, start):
+            token = match.group()
+            if token[0] == 0x5C:  # a backslash: only inside a string does it escape anything
+                if in_string and len(token) == 1:
+                    self._skip_first = True
+                continue
+            if token == b'"':
+                in_string = not in_string
+            elif in_string:
+                continue
+            elif token in (b"[", b"{"):
+                depth += 1
+                if depth > self.max_depth:
+                    self.depth, self.in_string = depth, in_string
+                    return True
+            else:
+                depth -= 1
+        self.depth, self.in_string = depth, in_string
+        return False
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """Whether a body may be read as JSON: FastAPI also parses a body sent without a content type."""
+    if not content_type:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+class RequestContextMiddleware:
+    """Request id in, request id out and in every log line; per-route metrics; body size and JSON depth limits."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1_000_000, max_json_depth: int = 32) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,9 +237,12 @@ class RequestContextMiddleware:
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
                 await _send_problem(send_with_id, 413 if length.isdigit() else 400, self.max_body_bytes)
                 return
-            await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
+            depth = JsonDepthScanner(self.max_json_depth) if _is_json(headers.get(b"content-type")) else None
+            await self.app(scope, _limited(receive, self.max_body_bytes, depth), send_with_id)
         except _BodyTooLarge:
             await _send_problem(send_with_id, 413, self.max_body_bytes)
+        except _TooDeep:
+            await _send_problem(send_with_id, 422, self.max_body_bytes, max_depth=self.max_json_depth)
         finally:
             # A route template, never a raw path: ids would explode the label set.
             template = scope.get("route_template") or getattr(scope.get("route"), "path", None) or "unmatched"
@@ -209,26 +267,37 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+class _TooDeep(Exception):
+    pass
+
+
+def _limited(receive: Receive, limit: int, depth: JsonDepthScanner | None = None) -> Receive:
     seen = 0
 
     async def wrapped() -> Message:
         nonlocal seen
         message = await receive()
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
+            body = message.get("body", b"")
+            seen += len(body)
             if seen > limit:
                 raise _BodyTooLarge
+            if depth is not None and depth.feed(body):
+                raise _TooDeep
         return message
 
     return wrapped
 
 
-async def _send_problem(send: Send, status: int, limit: int) -> None:
-    response = problem(
-        status,
-        f"Request bodies are limited to {limit:,} bytes." if status == 413 else None,
-    )
+async def _send_problem(send: Send, status: int, limit: int, *, max_depth: int = 0) -> None:
+    if status == 422:
+        message = f"The body nests arrays and objects more than {max_depth} levels deep."
+        response = problem(422, "The JSON body is too deeply nested.", errors=[{"field": "body", "message": message}])
+    else:
+        response = problem(
+            status,
+            f"Request bodies are limited to {limit:,} bytes." if status == 413 else None,
+        )
     await send(
         {
             "type": "http.response.start",
