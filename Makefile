@@ -9,7 +9,7 @@ PACKAGES := libs/contracts libs/platform libs/fakex libs/devstack \
 	services/twitter-gateway services/gateway services/web
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install browser prometheus observe run test test-fast lint format asyncapi bench-idle bench-matcher bench-gateway k8s-validate clean help
+.PHONY: install browser prometheus observe run test test-fast lint format asyncapi bench-idle bench-matcher bench-gateway bench-load k8s-validate clean help
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -94,6 +94,10 @@ bench-matcher: install
 
 bench-gateway: install
 	@$(BIN)/python bench/gateway.py
+
+# The whole stack at 200 requests a second for 60 s, with its baselines; about 3 minutes (bench/README.md).
+bench-load: install
+	@$(BIN)/python bench/load.py
 
 # Render every overlay of deploy/k8s offline and validate every object (schemas in the repository, policy
 # rules, KafkaTopics against the contracts); `make test` runs the same through tests/deploy.
