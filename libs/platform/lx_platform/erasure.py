@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from lx_contracts import identity, topics
+from lx_platform import audit
 from lx_platform.outbox import enqueue
 
 
@@ -63,8 +64,10 @@ async def complete(
     conn: asyncpg.Connection, *, source: str, service: str, topic: topics.Topic, user_id: uuid.UUID
 ) -> None:
     """Record the tombstone and confirm to identity (`service` as identity names this service), keyed by the
-    person; the confirmation itself names them, so its outbox row is deleted once published."""
+    person; the confirmation itself names them, so its outbox row is deleted once published. Audit rows naming
+    the person (as actor or subject) stay, naming no one."""
     await record_tombstone(conn, user_id)
+    await audit.forget(conn, user_id)
     event = await enqueue(
         conn,
         topic=topic.name,
