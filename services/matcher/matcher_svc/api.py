@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from lx_contracts.constituencies import is_valid_code
+from lx_platform import audit
 from lx_platform.auth import Principal, require_admin, require_principal
 from lx_platform.http import ProblemError
 from matcher_svc import service
@@ -194,7 +195,13 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     responses=_responses(401, 403, 404, 422),
 )
 async def request_matches(
-    request_id: uuid.UUID, principal: SignedIn, db: Db, tuning: Tune, limit: Limit = 20, cursor: CursorParam = None
+    request_id: uuid.UUID,
+    principal: SignedIn,
+    db: Db,
+    tuning: Tune,
+    request: Request,
+    limit: Limit = 20,
+    cursor: CursorParam = None,
 ) -> MatchPage:
     """The request's owner, an organiser of its constituency, or an admin. Candidates are discoverable
     supporters, not the owner, who have not offered (or been declined), hold one of the request's skills at
@@ -203,7 +210,13 @@ async def request_matches(
     offset = _offset(cursor)
     try:
         found = await service.matches(
-            db=db, principal=principal, request_id=request_id, tuning=tuning, now=datetime.now(UTC)
+            db=db,
+            principal=principal,
+            request_id=request_id,
+            tuning=tuning,
+            now=datetime.now(UTC),
+            who=audit.access(request, principal.user_id),
+            shown=slice(offset, offset + limit),
         )
     except service.NotFound as exc:
         raise ProblemError(404, "No such request.") from exc

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.runtime import ServiceRuntime
 from matcher_svc import handlers, metrics
 from matcher_svc import repository as repo
@@ -45,7 +45,7 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Labour Exchange matcher",
         description="Ranked, explained matches in both directions and campaign statistics.",
-        routers=[router, internal_router],
+        routers=[router, internal_router, audit.access_log_router()],
         on_start=on_start,
     )
     return app

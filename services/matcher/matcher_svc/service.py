@@ -14,7 +14,7 @@ import asyncpg
 from lx_contracts import matcher as contract
 from lx_contracts import topics
 from lx_contracts.constituencies import all_constituencies, by_code
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.auth import Principal
 from lx_platform.outbox import enqueue
 from matcher_svc import domain
@@ -104,8 +104,17 @@ def may_see_matches(principal: Principal, opening: Opening) -> bool:
 
 
 async def matches(
-    *, db: asyncpg.Pool, principal: Principal, request_id: uuid.UUID, tuning: Tuning, now: datetime
+    *,
+    db: asyncpg.Pool,
+    principal: Principal,
+    request_id: uuid.UUID,
+    tuning: Tuning,
+    now: datetime,
+    who: audit.Access | None = None,
+    shown: slice = slice(None),
 ) -> list[Match]:
+    """The ranked candidates. With `who`, an organiser or admin who is not the owner has the people `shown`
+    (the page they see) recorded in the audit log."""
     async with db.acquire() as conn:
         found = await repo.get_request(conn, request_id)
         if found is None:
@@ -114,7 +123,10 @@ async def matches(
             raise Forbidden("Only the request's owner, an organiser of its constituency or an admin sees matches.")
         if found.status != "open":
             return []
-        return await _rank_for(conn, found.opening, tuning=tuning, now=now)
+        ranked = await _rank_for(conn, found.opening, tuning=tuning, now=now)
+        if who is not None and principal.user_id != found.opening.created_by:
+            await audit.record(conn, who, "matches.view", (m.user_id for m in ranked[shown]), resource=str(request_id))
+        return ranked
 
 
 async def opportunities(*, db: asyncpg.Pool, principal: Principal, tuning: Tuning, now: datetime) -> list[Opportunity]:

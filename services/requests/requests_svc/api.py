@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from lx_contracts.constituencies import by_code, is_valid_code
+from lx_platform import audit
 from lx_platform.auth import Principal, optional_principal, require_principal
 from lx_platform.http import ProblemError
 from requests_svc import service
@@ -388,6 +389,10 @@ async def _maybe_actor(principal: Annotated[Principal | None, Depends(optional_p
     return Actor(user_id=principal.user_id, is_admin=principal.is_admin, organiser_of=principal.organiser_of)
 
 
+def _who(request: Request, actor: Actor) -> audit.Access:
+    return audit.access(request, actor.user_id)
+
+
 Db = Annotated[asyncpg.Pool, Depends(_db)]
 SignedIn = Annotated[Actor, Depends(_actor)]
 Anyone = Annotated[Actor | None, Depends(_maybe_actor)]
@@ -572,10 +577,12 @@ async def close_request(request_id: uuid.UUID, body: CloseIn, actor: SignedIn, d
     tags=["requests"],
     responses=_responses(401, 403, 404, 409),
 )
-async def approve_request(request_id: uuid.UUID, actor: SignedIn, db: Db) -> RequestOut:
+async def approve_request(request_id: uuid.UUID, actor: SignedIn, db: Db, request: Request) -> RequestOut:
     """Organiser of its constituency or admin; the request becomes open."""
     with _answers():
-        return RequestOut.of(await service.approve_request(db=db, actor=actor, request_id=request_id))
+        return RequestOut.of(
+            await service.approve_request(db=db, actor=actor, request_id=request_id, who=_who(request, actor))
+        )
 
 
 @router.post(
@@ -585,10 +592,12 @@ async def approve_request(request_id: uuid.UUID, actor: SignedIn, db: Db) -> Req
     tags=["requests"],
     responses=_responses(401, 403, 404, 409),
 )
-async def reject_request(request_id: uuid.UUID, actor: SignedIn, db: Db) -> RequestOut:
+async def reject_request(request_id: uuid.UUID, actor: SignedIn, db: Db, request: Request) -> RequestOut:
     """Organiser of its constituency or admin; the request is cancelled with outcome `rejected`."""
     with _answers():
-        return RequestOut.of(await service.reject_request(db=db, actor=actor, request_id=request_id))
+        return RequestOut.of(
+            await service.reject_request(db=db, actor=actor, request_id=request_id, who=_who(request, actor))
+        )
 
 
 # -- offers ------------------------------------------------------------------------------------
@@ -638,12 +647,18 @@ async def list_offers(
     tags=["offers"],
     responses=_responses(401, 403, 404, 409),
 )
-async def accept_offer(request_id: uuid.UUID, offer_id: uuid.UUID, actor: SignedIn, db: Db) -> OfferOut:
+async def accept_offer(
+    request_id: uuid.UUID, offer_id: uuid.UUID, actor: SignedIn, db: Db, request: Request
+) -> OfferOut:
     """Owner, organiser or admin; a pending offer on an open request. An offer naming a skill counts against that
     skill (409 if it already has everyone it needs); one without a skill counts against the first skill, in the
     request's order, that still has room. The request is `filled` once everyone needed is accepted."""
     with _answers("No such offer on this request."):
-        return OfferOut.of(await service.accept_offer(db=db, actor=actor, request_id=request_id, offer_id=offer_id))
+        return OfferOut.of(
+            await service.accept_offer(
+                db=db, actor=actor, request_id=request_id, offer_id=offer_id, who=_who(request, actor)
+            )
+        )
 
 
 @router.post(
@@ -653,10 +668,16 @@ async def accept_offer(request_id: uuid.UUID, offer_id: uuid.UUID, actor: Signed
     tags=["offers"],
     responses=_responses(401, 403, 404, 409),
 )
-async def decline_offer(request_id: uuid.UUID, offer_id: uuid.UUID, actor: SignedIn, db: Db) -> OfferOut:
+async def decline_offer(
+    request_id: uuid.UUID, offer_id: uuid.UUID, actor: SignedIn, db: Db, request: Request
+) -> OfferOut:
     """Owner, organiser or admin; only a pending offer."""
     with _answers("No such offer on this request."):
-        return OfferOut.of(await service.decline_offer(db=db, actor=actor, request_id=request_id, offer_id=offer_id))
+        return OfferOut.of(
+            await service.decline_offer(
+                db=db, actor=actor, request_id=request_id, offer_id=offer_id, who=_who(request, actor)
+            )
+        )
 
 
 @router.post(

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.runtime import ServiceRuntime
 from requests_svc import handlers
 from requests_svc.api import internal_router, router
@@ -46,7 +46,7 @@ def create_app(settings: RequestsSettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Labour Exchange help requests",
         description="Help requests, offers and invitations.",
-        routers=[router, internal_router],
+        routers=[router, internal_router, audit.access_log_router()],
         on_start=on_start,
     )
     return app

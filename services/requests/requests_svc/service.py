@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from lx_contracts import requests as ev
 from lx_contracts import topics
 from lx_contracts.constituencies import by_code
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.outbox import enqueue
 from requests_svc import domain
 from requests_svc import repository as repo
@@ -228,21 +228,43 @@ async def close_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID
         return await _reload(conn, request_id)
 
 
-async def approve_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+async def _audit(
+    conn: asyncpg.Connection,
+    who: audit.Access | None,
+    action: str,
+    req: HelpRequest,
+    *,
+    offer: Offer | None = None,
+) -> None:
+    """An organiser or admin acting on someone else's request goes in the audit log (the owner acting on their
+    own does not): whose request, and whose offer."""
+    if who is None or req.created_by == who.actor:
+        return
+    subjects = [req.created_by, offer.user_id if offer else None]
+    await audit.record(conn, who, action, subjects, resource=str(offer.id if offer else req.id))
+
+
+async def approve_request(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, who: audit.Access | None = None
+) -> HelpRequest:
     """A pending request from X becomes open; emits `request-updated` with status open."""
     async with db.acquire() as conn, conn.transaction():
         req = await _visible(conn, request_id, actor, for_update=True)
         approved = domain.approve(req, actor, now=_now())
+        await _audit(conn, who, "request.approve", req)
         await repo.update_request(conn, approved)
         await _emit_updated(conn, approved)
         return await _reload(conn, request_id)
 
 
-async def reject_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+async def reject_request(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, who: audit.Access | None = None
+) -> HelpRequest:
     """A pending request from X is turned down: cancelled, with `request-closed` outcome rejected."""
     async with db.acquire() as conn, conn.transaction():
         req = await _visible(conn, request_id, actor, for_update=True)
         rejected = domain.reject(req, actor, now=_now())
+        await _audit(conn, who, "request.reject", req)
         await repo.update_request(conn, rejected)
         assert rejected.closed_at is not None
         await _emit(
@@ -390,12 +412,15 @@ async def _locked_pair(
     return req, offer
 
 
-async def accept_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+async def accept_offer(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID, who: audit.Access | None = None
+) -> Offer:
     """Emits `offer-accepted`, and `request-updated` too when this acceptance fills the request."""
     async with db.acquire() as conn, conn.transaction():
         req, offer = await _locked_pair(conn, actor, request_id, offer_id)
         now = _now()
         updated, accepted = domain.accept(req, offer, actor, now=now)
+        await _audit(conn, who, "offer.accept", req, offer=offer)
         await repo.update_offer(conn, accepted)
         await repo.update_request(conn, updated)
         await _emit(
@@ -414,11 +439,14 @@ async def accept_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID,
         return await _offer_or_fail(conn, offer_id)
 
 
-async def decline_offer(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID) -> Offer:
+async def decline_offer(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, offer_id: uuid.UUID, who: audit.Access | None = None
+) -> Offer:
     async with db.acquire() as conn, conn.transaction():
         req, offer = await _locked_pair(conn, actor, request_id, offer_id)
         now = _now()
         declined = domain.decline(req, offer, actor, now=now)
+        await _audit(conn, who, "offer.decline", req, offer=offer)
         await repo.update_offer(conn, declined)
         await _emit(conn, topics.OFFER_DECLINED, req.id, ev.OfferDeclined(**_offer_fields(declined, now)))
         return await _offer_or_fail(conn, offer_id)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lx_contracts.constituencies import is_valid_code
+from lx_platform import audit
 from lx_platform.auth import Principal, require_admin, require_principal
 from lx_platform.http import ProblemError
 from skills_svc import service
@@ -407,6 +408,7 @@ def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
 )
 async def supporters(
     principal: CurrentUser,
+    request: Request,
     deps: Deps,
     constituency: Annotated[
         str | None,
@@ -446,6 +448,10 @@ async def supporters(
             422, errors=[{"field": "skill", "message": "Unknown skill; GET /api/v1/skills lists them."}]
         ) from exc
     page, more = found[:limit], len(found) > limit
+    # Organisers and admins looking at supporters' data: who they were shown goes in the audit log.
+    await audit.record_in(
+        deps.db, audit.access(request, principal.user_id), "supporters.search", (s.user_id for s in page)
+    )
     return SupporterPage(
         items=[SupporterOut.of(s) for s in page], next_cursor=_encode_cursor(page[-1]) if more else None
     )
@@ -519,7 +525,7 @@ def _csv_from_multipart(content_type: str, body: bytes) -> bytes:
         }
     },
 )
-async def import_supporters(request: Request, _: Admin, deps: Deps, response: Response) -> ImportReportOut:
+async def import_supporters(request: Request, admin: Admin, deps: Deps, response: Response) -> ImportReportOut:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";")[0].strip().lower()
     body = await request.body()
@@ -531,7 +537,10 @@ async def import_supporters(request: Request, _: Admin, deps: Deps, response: Re
         raise ProblemError(415, "Send the CSV as text/csv, or upload one file as multipart/form-data.")
     try:
         report = await service.import_supporters(
-            deps=deps, data=data, authorization=request.headers.get("authorization", "")
+            deps=deps,
+            data=data,
+            authorization=request.headers.get("authorization", ""),
+            who=audit.access(request, admin.user_id),
         )
     except BadImport as exc:
         raise ProblemError(422, exc.message, errors=[{"field": exc.field, "message": exc.message}]) from exc

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from lx_contracts import topics
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.runtime import ServiceRuntime
 from skills_svc import service
 from skills_svc.api import internal_router, router
@@ -46,7 +46,7 @@ def create_app(settings: SkillsSettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Labour Exchange skills and profiles",
         description="Skill taxonomy, volunteer profiles, constituencies and organiser search.",
-        routers=[router, internal_router],
+        routers=[router, internal_router, audit.access_log_router()],
         on_start=on_start,
     )
     return app

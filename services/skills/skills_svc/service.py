@@ -12,7 +12,7 @@ import httpx
 
 from lx_contracts import skills as ev
 from lx_contracts import topics
-from lx_platform import erasure
+from lx_platform import audit, erasure
 from lx_platform.outbox import enqueue
 from skills_svc import repository as repo
 from skills_svc.domain import (
@@ -276,8 +276,11 @@ def _refused_rows(response: httpx.Response, pending: list[ImportRow]) -> list[Ro
     return found
 
 
-async def import_supporters(*, deps: Deps, data: bytes, authorization: str) -> ImportReport:
-    """Import supporters from a CSV: accounts through identity, profiles here; re-running changes nothing."""
+async def import_supporters(
+    *, deps: Deps, data: bytes, authorization: str, who: audit.Access | None = None
+) -> ImportReport:
+    """Import supporters from a CSV: accounts through identity, profiles here; re-running changes nothing.
+    With `who`, the audit log records the import and whose profiles it wrote, in the same transaction."""
     text = decode_csv(data)
     async with deps.db.acquire() as conn:
         known = await repo.all_slugs(conn)
@@ -308,6 +311,8 @@ async def import_supporters(*, deps: Deps, data: bytes, authorization: str) -> I
         await repo.save_profiles(conn, changed)
         for user_id, profile in changed.items():
             await _emit_profile(conn, user_id, profile.without_notes())
+        if who is not None:
+            await audit.record(conn, who, "supporters.import", changed)
     report.imported = len(changed)
     report.unchanged = len(wanted) - len(changed)
     return report
