@@ -20,9 +20,52 @@ ORGANISER = "organiser"
 ADMIN = "admin"
 GRANTABLE_ROLES = (ORGANISER, ADMIN)
 
-# The version of the consent wording a person agreed to; bump it when the wording changes.
-CONSENT_WORDING_VERSION = "2026-11"
 CONSENT_PURPOSES = ("terms", "discoverable", "contact_by_x")
+
+
+@dataclass(frozen=True)
+class ConsentWording:
+    """What a person is shown, and agrees to or declines, for one purpose. Every consent record names the
+    version in force when it was given; a new wording needs a new version (never edit one in place)."""
+
+    purpose: str
+    version: str
+    text: str
+
+
+# The one place the wording lives: the API serves it (GET /api/v1/consents/wording), the pages show it,
+# and every consent record stores its version.
+CONSENT_WORDINGS: dict[str, ConsentWording] = {
+    w.purpose: w
+    for w in (
+        ConsentWording(
+            "terms",
+            "terms-2026-11",
+            "I agree to the Labour Exchange terms of use: I will use it only to help the campaign, treat "
+            "other volunteers with respect, and not copy anyone's details out of it. Labour Exchange keeps my "
+            "account details to run it and erases them when I delete my account.",
+        ),
+        ConsentWording(
+            "discoverable",
+            "discoverable-2026-11",
+            "Organisers of my constituency may find me by my skills and availability, and I may be suggested "
+            "for requests that need them. This shows them my name, constituency and skills, not my email. "
+            "I can turn this off at any time and I stop being shown within seconds.",
+        ),
+        ConsentWording(
+            "contact_by_x",
+            "contact_by_x-2026-11",
+            "If I link my X account, the campaign account may send me direct messages on X about invitations "
+            "and offers I made. I can turn this off at any time.",
+        ),
+    )
+}
+
+
+def wording_version(purpose: str) -> str:
+    """The version of the wording in force for a purpose."""
+    return CONSENT_WORDINGS[purpose].version
+
 
 MAX_EMAIL = 254
 MAX_DISPLAY_NAME = 80

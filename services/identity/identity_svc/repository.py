@@ -10,11 +10,11 @@ import asyncpg
 from identity_svc.domain import (
     ACTIVE,
     CONSENT_PURPOSES,
-    CONSENT_WORDING_VERSION,
     Consents,
     Erasure,
     RoleGrant,
     User,
+    wording_version,
 )
 
 
@@ -98,7 +98,7 @@ async def record_consents(
     values = consents.as_dict()
     await conn.executemany(
         "INSERT INTO consent_records (user_id, purpose, granted, wording_version) VALUES ($1, $2, $3, $4)",
-        [(user_id, p, values[p], CONSENT_WORDING_VERSION) for p in purposes],
+        [(user_id, p, values[p], wording_version(p)) for p in purposes],
     )
 
 
