@@ -12,10 +12,20 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from identity_svc import service
-from identity_svc.domain import MAX_DISPLAY_NAME, MAX_EMAIL, MAX_PASSWORD, Erasure, RuleBroken, User
+from identity_svc import access_log, service
+from identity_svc.domain import (
+    CONSENT_PURPOSES,
+    CONSENT_WORDINGS,
+    MAX_DISPLAY_NAME,
+    MAX_EMAIL,
+    MAX_PASSWORD,
+    Erasure,
+    RuleBroken,
+    User,
+)
 from identity_svc.export import SectionsUnavailable, gather_sections
 from identity_svc.repository import EmailTaken
+from lx_platform import audit
 from lx_platform.auth import Principal, require_admin, require_principal
 from lx_platform.http import ProblemError
 
@@ -444,25 +454,38 @@ def _encode_cursor(user: User) -> str:
 
 @router.get("/admin/users", summary="Find users (admin)", response_model=UserPage, tags=["admin"])
 async def find_users(
-    _: Admin,
+    admin: Admin,
+    request: Request,
     deps: Deps,
     email: Annotated[str | None, Query(max_length=254, description="Part of an email address")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> UserPage:
-    """Find users by (part of) their email address, newest first."""
+    """Find users by (part of) their email address, newest first. The people shown go in the audit log."""
     after = _decode_cursor(cursor) if cursor else None
-    users = await service.search_users(db=deps.db, email=email or None, after=after, limit=limit + 1)
+    users = await service.search_users(
+        db=deps.db,
+        email=email or None,
+        after=after,
+        limit=limit + 1,
+        shown=limit,
+        who=audit.access(request, admin.user_id),
+    )
     page, more = users[:limit], len(users) > limit
     return UserPage(items=[UserOut.of(u) for u in page], next_cursor=_encode_cursor(page[-1]) if more else None)
 
 
 @router.post("/admin/users/{user_id}/roles", summary="Grant a role (admin)", response_model=UserOut, tags=["admin"])
-async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, deps: Deps) -> UserOut:
-    """Grant organiser (for one constituency) or admin."""
+async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, request: Request, deps: Deps) -> UserOut:
+    """Grant organiser (for one constituency) or admin. Recorded in the audit log."""
     try:
         user = await service.grant_role(
-            db=deps.db, actor=admin.user_id, user_id=user_id, role=body.role, constituency_code=body.constituency_code
+            db=deps.db,
+            actor=admin.user_id,
+            user_id=user_id,
+            role=body.role,
+            constituency_code=body.constituency_code,
+            who=audit.access(request, admin.user_id),
         )
     except RuleBroken as exc:
         raise _rules(exc) from exc
@@ -472,11 +495,15 @@ async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, deps: Deps)
 
 
 @router.delete("/admin/users/{user_id}/roles", summary="Revoke a role (admin)", response_model=UserOut, tags=["admin"])
-async def revoke_role(user_id: uuid.UUID, body: RoleIn, _: Admin, deps: Deps) -> UserOut:
-    """Revoke a role; revoking one the user does not hold changes nothing."""
+async def revoke_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, request: Request, deps: Deps) -> UserOut:
+    """Revoke a role; revoking one the user does not hold changes nothing. Recorded in the audit log."""
     try:
         user = await service.revoke_role(
-            db=deps.db, user_id=user_id, role=body.role, constituency_code=body.constituency_code
+            db=deps.db,
+            user_id=user_id,
+            role=body.role,
+            constituency_code=body.constituency_code,
+            who=audit.access(request, admin.user_id),
         )
     except RuleBroken as exc:
         raise _rules(exc) from exc
@@ -644,3 +671,169 @@ async def x_sign_in(body: XSignInIn, response: Response, deps: Deps) -> XSignInO
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
     )
+
+
+# -- consent wording -------------------------------------------------------------------------------
+
+
+class ConsentWordingOut(BaseModel):
+    purpose: Literal["terms", "discoverable", "contact_by_x"]
+    version: str = Field(description="Stored with every consent given or withdrawn while this wording is in force.")
+    text: str
+
+
+class ConsentWordingsOut(BaseModel):
+    items: list[ConsentWordingOut]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"purpose": "terms", "version": "terms-2026-11", "text": "I agree to the terms of use..."},
+                    ]
+                }
+            ]
+        }
+    )
+
+
+@router.get(
+    "/consents/wording",
+    summary="The wording of each consent",
+    response_model=ConsentWordingsOut,
+    tags=["auth"],
+)
+async def consent_wording(response: Response) -> ConsentWordingsOut:
+    """What a person agrees to for each purpose (terms, discoverable, contact_by_x) and the version in force;
+    registering, claiming an invitation and changing consents record that version. Anyone may read it."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return ConsentWordingsOut(
+        items=[
+            ConsentWordingOut(purpose=w.purpose, version=w.version, text=w.text)  # type: ignore[arg-type]
+            for w in (CONSENT_WORDINGS[p] for p in CONSENT_PURPOSES)
+        ]
+    )
+
+
+# -- access log --------------------------------------------------------------------------------------
+
+
+class AccessEntryOut(BaseModel):
+    at: datetime
+    service: str = Field(description="The service that served the data and wrote the entry.")
+    action: str = Field(
+        description="`supporters.search`, `matches.view`, `users.search`, `role.grant`, `role.revoke`, "
+        "`request.approve`, `request.reject`, `offer.accept`, `offer.decline`, `supporters.import`."
+    )
+    subjects: list[uuid.UUID] = Field(description="Whose data; an erased person shows as the nil uuid.")
+    route: str
+    resource: str | None = Field(description="What was acted on when it is not a person: a request or offer id.")
+    request_id: str | None
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessEntryOut]
+    next_cursor: str | None
+
+
+_ACCESS_LOG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHENTICATED,
+    422: {"description": "Not a cursor from this list"},
+    503: {"description": "A service could not give its part just now; try again after Retry-After seconds"},
+}
+
+
+async def _access_log(
+    *, request: Request, deps: service.Deps, actor: uuid.UUID, cursor: str | None, limit: int
+) -> AccessLogPage:
+    try:
+        after = access_log.decode_cursor(cursor) if cursor else None
+    except access_log.BadCursor as exc:
+        raise ProblemError(422, errors=[{"field": "cursor", "message": "Not a cursor from this list."}]) from exc
+    params = {name: access_log.page_params(name, after, limit + 1) for name in deps.access_log_sources}
+    if actor is not None:
+        for p in params.values():
+            p["actor"] = str(actor)
+    try:
+        sections = await gather_sections(
+            deps.access_log_sources,
+            authorization=request.headers["authorization"],
+            request_id=request.headers.get("x-request-id"),
+            timeout_s=deps.export_timeout_s,
+            path=audit.ACCESS_LOG_PATH,
+            params=params,
+        )
+        parts = [access_log.parse_items(name, body) for name, body in sections.items()]
+    except (SectionsUnavailable, ValueError) as exc:
+        names = exc.names if isinstance(exc, SectionsUnavailable) else [str(exc).split(":")[0]]
+        raise ProblemError(
+            503,
+            f"The access log could not be gathered from every service just now ({', '.join(names)}). "
+            "Try again in a minute.",
+            headers={"Retry-After": "30"},
+        ) from exc
+    own_params = access_log.page_params("identity", after, limit + 1)
+    own = await service.access_log(
+        db=deps.db,
+        actor=actor,
+        before_at=after.at if after else None,
+        before_id=int(own_params["before_id"]) if "before_id" in own_params else None,
+        limit=limit + 1,
+    )
+    parts.append([access_log.Item("identity", e.id, e.at, audit.EntryOut.of(e).model_dump(mode="json")) for e in own])
+    page, next_cursor = access_log.merge(parts, limit)
+    return AccessLogPage(
+        items=[
+            AccessEntryOut(
+                at=i.at,
+                service=i.service,
+                action=i.body["action"],
+                subjects=i.body["subjects"],
+                route=i.body["route"],
+                resource=i.body.get("resource"),
+                request_id=i.body.get("request_id"),
+            )
+            for i in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/me/access-log",
+    summary="What I looked at or changed of other people's data",
+    response_model=AccessLogPage,
+    tags=["me"],
+    responses=_ACCESS_LOG_RESPONSES,
+)
+async def my_access_log(
+    principal: CurrentUser,
+    request: Request,
+    deps: Deps,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> AccessLogPage:
+    """Every time you, as an organiser or admin, searched supporters, viewed a request's matches, approved or
+    rejected a request, accepted or declined someone's offer, searched users, changed roles or imported
+    supporters: newest first, with whose data it was. A supporter's log is empty."""
+    return await _access_log(request=request, deps=deps, actor=principal.user_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/admin/access-log",
+    summary="What someone looked at or changed (admin)",
+    response_model=AccessLogPage,
+    tags=["admin"],
+    responses=_ACCESS_LOG_RESPONSES,
+)
+async def admin_access_log(
+    _: Admin,
+    request: Request,
+    deps: Deps,
+    actor: Annotated[uuid.UUID, Query(description="The organiser or admin whose actions to show.")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> AccessLogPage:
+    """Anyone's access log, as `GET /api/v1/me/access-log` shows it to them."""
+    return await _access_log(request=request, deps=deps, actor=actor, cursor=cursor, limit=limit)

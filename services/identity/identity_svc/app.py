@@ -59,6 +59,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             x_sign_in_key=(settings.x_sign_in_key.get_secret_value() or None) if settings.x_sign_in_key else None,
             export_sources=dict(settings.export_sources),
             export_timeout_s=settings.export_timeout_s,
+            access_log_sources={
+                name: url for name, url in settings.export_sources.items() if name in settings.access_log_sources
+            },
         )
         app.state.deps = deps
         rt.every(600, "identity-housekeeping", lambda: service.housekeeping(db=rt.pool, throttle=deps.throttle))

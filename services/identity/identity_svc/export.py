@@ -1,7 +1,8 @@
 """Gathering a person's export: every other service's section, fetched with the person's own token.
 
 Each source is asked `GET {base}/internal/v1/me/export` (docs/internal-api.md) at the same time; the
-export is all of them or nothing, never a silently partial file."""
+export is all of them or nothing, never a silently partial file. The access log is gathered the same way
+from `GET {base}/internal/v1/me/access-log`."""
 
 from __future__ import annotations
 
@@ -26,12 +27,17 @@ class SectionsUnavailable(Exception):
 
 
 async def _section(
-    client: httpx.AsyncClient, name: str, base_url: str, headers: dict[str, str], timeout_s: float
+    client: httpx.AsyncClient,
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    params: Mapping[str, str] | None,
+    timeout_s: float,
 ) -> tuple[str, dict[str, Any] | None]:
     try:
         # The whole answer within the timeout, not each read: a source trickling bytes fails too.
         async with asyncio.timeout(timeout_s):
-            answer = await client.get(base_url.rstrip("/") + EXPORT_PATH, headers=headers)
+            answer = await client.get(url, headers=headers, params=params)
     except TimeoutError:
         log.warning("export source timed out", extra={"source": name})
         return name, None
@@ -58,9 +64,12 @@ async def gather_sections(
     request_id: str | None = None,
     timeout_s: float = 10.0,
     client: httpx.AsyncClient | None = None,
+    path: str = EXPORT_PATH,
+    params: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every source's section, keyed by source name in the configured order; SectionsUnavailable naming
-    each source that failed to answer 200 with a JSON object within the timeout."""
+    """Every source's answer to `GET {base}{path}` (with that source's query `params`, if any), keyed by
+    source name in the configured order; SectionsUnavailable naming each source that failed to answer 200
+    with a JSON object within the timeout."""
     headers = {"Authorization": authorization, "Accept": "application/json"}
     if request_id:
         headers["X-Request-ID"] = request_id
@@ -68,7 +77,12 @@ async def gather_sections(
     http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
     try:
         results = dict(
-            await asyncio.gather(*(_section(http, name, url, headers, timeout_s) for name, url in sources.items()))
+            await asyncio.gather(
+                *(
+                    _section(http, name, url.rstrip("/") + path, headers, (params or {}).get(name), timeout_s)
+                    for name, url in sources.items()
+                )
+            )
         )
     finally:
         if own:

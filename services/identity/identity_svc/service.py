@@ -37,6 +37,7 @@ from identity_svc.passwords import Passwords
 from identity_svc.tokens import KeyRing, TokenPair, hash_opaque_token, issue_access_token, new_opaque_token
 from lx_contracts import identity as ev
 from lx_contracts import topics
+from lx_platform import audit
 from lx_platform.outbox import enqueue
 
 SERVICE = "identity"
@@ -111,6 +112,8 @@ class Deps:
     # Section name to base URL of the services asked for their part of a person's export.
     export_sources: dict[str, str] = field(default_factory=dict)
     export_timeout_s: float = 10.0
+    # The export sources that keep an audit log, for a person's access log.
+    access_log_sources: dict[str, str] = field(default_factory=dict)
 
 
 def _consent_state(c: Consents) -> ev.ConsentState:
@@ -277,19 +280,36 @@ async def update_me(
 
 
 async def search_users(
-    *, db: asyncpg.Pool, email: str | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+    *,
+    db: asyncpg.Pool,
+    email: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    shown: int,
+    who: audit.Access,
 ) -> list[User]:
-    async with db.acquire() as conn:
-        return await repo.search_users(conn, email=email, after=after, limit=limit)
+    """An admin's search; the first `shown` people found (the page the admin sees) go in the audit log."""
+    async with db.acquire() as conn, conn.transaction():
+        found = await repo.search_users(conn, email=email, after=after, limit=limit)
+        await audit.record(conn, who, "users.search", (u.id for u in found[:shown]))
+        return found
 
 
 async def grant_role(
-    *, db: asyncpg.Pool, actor: uuid.UUID, user_id: uuid.UUID, role: str, constituency_code: str | None
+    *,
+    db: asyncpg.Pool,
+    actor: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    constituency_code: str | None,
+    who: audit.Access | None = None,
 ) -> User:
     grant = check_role_grant(role, constituency_code)
     async with db.acquire() as conn, conn.transaction():
         if await repo.get_user(conn, user_id, for_update=True) is None:
             raise NotFound
+        if who is not None:
+            await audit.record(conn, who, "role.grant", [user_id], resource=_grant_name(grant))
         if await repo.add_grant(conn, user_id, grant, granted_by=actor):
             await _emit(
                 conn,
@@ -302,7 +322,14 @@ async def grant_role(
     return user
 
 
-async def revoke_role(*, db: asyncpg.Pool, user_id: uuid.UUID, role: str, constituency_code: str | None) -> User:
+async def revoke_role(
+    *,
+    db: asyncpg.Pool,
+    user_id: uuid.UUID,
+    role: str,
+    constituency_code: str | None,
+    who: audit.Access | None = None,
+) -> User:
     grant = check_role_grant(role, constituency_code)
     async with db.acquire() as conn, conn.transaction():
         user = await repo.get_user(conn, user_id, for_update=True)
@@ -310,6 +337,8 @@ async def revoke_role(*, db: asyncpg.Pool, user_id: uuid.UUID, role: str, consti
             raise NotFound
         if grant.role == ADMIN and user.is_admin and await repo.count_admins(conn) <= 1:
             raise Conflict("This is the last admin; grant admin to someone else first.")
+        if who is not None:
+            await audit.record(conn, who, "role.revoke", [user_id], resource=_grant_name(grant))
         if await repo.remove_grant(conn, user_id, grant):
             await _emit(
                 conn,
@@ -320,6 +349,18 @@ async def revoke_role(*, db: asyncpg.Pool, user_id: uuid.UUID, role: str, consti
         updated = await repo.get_user(conn, user_id)
     assert updated is not None
     return updated
+
+
+def _grant_name(grant: RoleGrant) -> str:
+    return f"{grant.role}:{grant.constituency_code}" if grant.constituency_code else grant.role
+
+
+async def access_log(
+    *, db: asyncpg.Pool, actor: uuid.UUID, before_at: datetime | None, before_id: int | None, limit: int
+) -> list[audit.Entry]:
+    """Identity's own part of someone's access log (their admin searches and role changes)."""
+    async with db.acquire() as conn:
+        return await audit.actions_of(conn, actor, before_at=before_at, before_id=before_id, limit=limit)
 
 
 async def ensure_bootstrap_admin(*, db: asyncpg.Pool, passwords: Passwords, email: str, password: str) -> None:
@@ -567,6 +608,7 @@ async def erase(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Erasure:
             raise Conflict("You are the last admin; grant admin to someone else before deleting your account.")
         now = datetime.now(UTC)
         await repo.erase_user(conn, user_id, email=user.email)
+        await audit.forget(conn, user_id)
         erasure = Erasure(requested_at=now, services=ERASURE_SERVICES, confirmed=(), completed_at=None)
         await repo.insert_erasure(conn, key, erasure)
         await _emit(conn, topics.USER_ERASED, user_id, ev.UserErased(user_id=user_id, at=now))

@@ -47,3 +47,8 @@ class IdentitySettings(ServiceSettings):
         'section of a person\'s export (a JSON object in IDENTITY_EXPORT_SOURCES: {"skills": "http://..."}).',
     )
     export_timeout_s: float = Field(default=10.0, gt=0, description="How long each export source may take.")
+    access_log_sources: list[str] = Field(
+        default_factory=lambda: ["skills", "requests", "matcher"],
+        description="Which export sources keep an audit log: their GET /internal/v1/me/access-log is part of "
+        "GET /api/v1/me/access-log.",
+    )
