@@ -131,6 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, _TooDeep):
+            return _too_deep(exc.max_depth)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
@@ -263,12 +265,23 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+# HTTP exceptions, so that FastAPI, reading a body for a route, passes them on rather than turning
+# them into its own 400; the error handlers below and the middleware answer them alike.
+class _BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request bodies are limited to {limit:,} bytes.")
+        self.limit = limit
 
 
-class _TooDeep(Exception):
-    pass
+class _TooDeep(StarletteHTTPException):
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(422, "The JSON body is too deeply nested.")
+        self.max_depth = max_depth
+
+
+def _too_deep(max_depth: int) -> JSONResponse:
+    message = f"The body nests arrays and objects more than {max_depth} levels deep."
+    return problem(422, "The JSON body is too deeply nested.", errors=[{"field": "body", "message": message}])
 
 
 def _limited(receive: Receive, limit: int, depth: JsonDepthScanner | None = None) -> Receive:
@@ -281,9 +294,9 @@ def _limited(receive: Receive, limit: int, depth: JsonDepthScanner | None = None
             body = message.get("body", b"")
             seen += len(body)
             if seen > limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(limit)
             if depth is not None and depth.feed(body):
-                raise _TooDeep
+                raise _TooDeep(depth.max_depth)
         return message
 
     return wrapped
@@ -291,8 +304,7 @@ def _limited(receive: Receive, limit: int, depth: JsonDepthScanner | None = None
 
 async def _send_problem(send: Send, status: int, limit: int, *, max_depth: int = 0) -> None:
     if status == 422:
-        message = f"The body nests arrays and objects more than {max_depth} levels deep."
-        response = problem(422, "The JSON body is too deeply nested.", errors=[{"field": "body", "message": message}])
+        response = _too_deep(max_depth)
     else:
         response = problem(
             status,
