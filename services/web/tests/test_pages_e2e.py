@@ -107,6 +107,16 @@ def test_form_post_without_csrf_token_is_refused(new_page, web_url: str) -> None
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # still signed in
 
 
+def test_sign_up_shows_the_consent_wording_and_its_version_from_the_api(new_page, stack) -> None:  # type: ignore[no-untyped-def]
+    wording = httpx.get(f"{stack.gateway_url}/api/v1/consents/wording", timeout=10).json()["items"]
+    page = new_page()
+    page.goto("/signup")
+    for item in wording:
+        field = page.locator(".field", has=page.locator(f"#f-consents-{item['purpose'].replace('_', '-')}"))
+        expect(field.locator(".hint")).to_have_text(item["text"])
+        expect(page.locator(".wording-version")).to_contain_text(item["version"])
+
+
 def test_bad_sign_up_shows_errors_next_to_fields_and_keeps_what_was_typed(new_page) -> None:  # type: ignore[no-untyped-def]
     page = new_page()
     page.goto("/signup")

@@ -13,6 +13,7 @@ from web_svc.apiclient import ApiResult, Problem, TokenPair
 from web_svc.security import safe_next
 from web_svc.session import Session, SignInNeeded
 from web_svc.views import session_of, views_of
+from web_svc.wording import consent_wording
 
 router = APIRouter()
 
@@ -51,6 +52,7 @@ async def signup_page(request: Request) -> Response:
         "signup.html",
         form={"email": "", "display_name": "", "discoverable": True, "contact_by_x": False, "terms": False},
         next=safe_next(request.query_params.get("next"), "/me"),
+        wording=await consent_wording(request),
     )
 
 
@@ -102,6 +104,7 @@ async def signup(request: Request) -> Response:
         problem=problem,
         errors=problem.errors,
         next=next_path,
+        wording=await consent_wording(request),
     )
 
 

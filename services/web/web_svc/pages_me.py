@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from web_svc.apiclient import ApiResult, ApiUnavailable, Problem
 from web_svc.session import Session
 from web_svc.views import session_of, views_of
+from web_svc.wording import consent_wording
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -83,7 +84,13 @@ async def terms_page(request: Request) -> Response:
     me = await s.need("GET", "/api/v1/me")
     consents = (me.body or {}).get("consents", {}) if me.ok else {}
     form = {"terms": False, "discoverable": bool(consents.get("discoverable")), "contact_by_x": True}
-    return views_of(request).render(request, "terms.html", form=form, accepted=bool(consents.get("terms")))
+    return views_of(request).render(
+        request,
+        "terms.html",
+        form=form,
+        accepted=bool(consents.get("terms")),
+        wording=await consent_wording(request),
+    )
 
 
 @router.post("/me/terms")
@@ -99,7 +106,14 @@ async def accept_terms(request: Request) -> Response:
         errors = {"consents.terms": "Accept the terms of use to use your account."}
         problem = Problem(422, "There is a problem", "Accept the terms to go on.", errors)
         return views_of(request).render(
-            request, "terms.html", status=422, form=form, problem=problem, errors=errors, accepted=False
+            request,
+            "terms.html",
+            status=422,
+            form=form,
+            problem=problem,
+            errors=errors,
+            accepted=False,
+            wording=await consent_wording(request),
         )
     result = await s.need("PATCH", "/api/v1/me", json={"consents": form})
     if not result.ok:
@@ -112,6 +126,7 @@ async def accept_terms(request: Request) -> Response:
             problem=problem,
             errors={f"consents.{k}" if k in form else k: v for k, v in problem.errors.items()},
             accepted=False,
+            wording=await consent_wording(request),
         )
     request.app.state.terms_known.add(str(result.body.get("id")))
     return redirect("/me?notice=terms-accepted")
