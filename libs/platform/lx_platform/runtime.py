@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -24,7 +24,7 @@ from lx_contracts.envelope import CloudEvent
 from lx_contracts.topics import Topic
 from lx_platform.auth import TokenVerifier
 from lx_platform.consumer import EventConsumer
-from lx_platform.db import create_pool
+from lx_platform.db import UNAVAILABLE, create_pool, unavailable
 from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem, use_problem_json_in_openapi
 from lx_platform.kafka import make_producer
 from lx_platform.logging import configure_logging
@@ -206,6 +206,7 @@ class ServiceRuntime:
         app.state.token_verifier = self.verifier
         app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
         install_error_handlers(app)
+        install_database_unavailable_handler(app)
         use_problem_json_in_openapi(app)
         for router in routers:
             app.include_router(router)
@@ -216,6 +217,21 @@ class ServiceRuntime:
             return self.asyncapi_document()
 
         return app
+
+
+def install_database_unavailable_handler(app: FastAPI) -> None:
+    """While Postgres is down or restarting, answer 503 problem+json with Retry-After, not a 500: the pool
+    reconnects by itself once it is back, so trying again shortly is the right advice."""
+
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        if not unavailable(exc):  # an InterfaceError of another kind: a bug, as any other
+            log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+            return problem(500, "Something went wrong on our side. It has been logged.")
+        log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)[:300]})
+        return problem(503, "The database is not answering. Try again shortly.", headers={"Retry-After": "5"})
+
+    for exc_class in (*UNAVAILABLE, asyncpg.InterfaceError):
+        app.add_exception_handler(exc_class, _unavailable)
 
 
 @functools.cache
