@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from lx_contracts.envelope import CloudEvent
 from lx_contracts.topics import dlq_of
+from lx_platform.db import unavailable
 from lx_platform.logging import event_id_var, request_id_var
 from lx_platform.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED
 
@@ -116,21 +117,36 @@ class EventConsumer:
         ev_token = event_id_var.set(str(event.id))
         try:
             last_error: Exception | None = None
-            for attempt in range(1, self.max_attempts + 1):
+            attempt = 0
+            outage_wait = self.retry_backoff_s
+            while attempt < self.max_attempts:
+                attempt += 1
                 try:
                     outcome = await self._handle_once(topic, event)
                     EVENTS_CONSUMED.labels(topic, outcome).inc()
                     await msg.ack()
                     return
-                except Exception as exc:  # any failure is retried, then dead-lettered
-                    last_error = exc
+                except Exception as exc:
+                    if not unavailable(exc):
+                        last_error = exc
+                        EVENTS_CONSUMED.labels(topic, "retried").inc()
+                        log.warning(
+                            "event handler failed",
+                            extra={"topic": topic, "attempt": attempt, "error": repr(exc)[:300]},
+                        )
+                        if attempt < self.max_attempts:
+                            await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+                        continue
+                    # The database is down or restarting: not the event's fault, so no try is spent and it
+                    # is never dead-lettered for it. Wait (up to 5 s between tries) in order, as a stuck
+                    # handler would; the lag shows it.
+                    attempt -= 1
                     EVENTS_CONSUMED.labels(topic, "retried").inc()
                     log.warning(
-                        "event handler failed",
-                        extra={"topic": topic, "attempt": attempt, "error": repr(exc)[:300]},
+                        "database unavailable; event will be retried", extra={"topic": topic, "error": repr(exc)[:300]}
                     )
-                    if attempt < self.max_attempts:
-                        await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+                    await asyncio.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, 5.0)
             await self._dead_letter(record, headers, error=repr(last_error)[:500], attempts=self.max_attempts)
             EVENTS_CONSUMED.labels(topic, "dead_lettered").inc()
             await msg.ack()
