@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,8 @@ _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
 
 PROBLEM_JSON = "application/problem+json"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# FastAPI's own detail when a JSON body cannot be read at all (not UTF-8, for one).
+_FASTAPI_UNPARSABLE = "There was an error parsing the body"
 
 _TITLES = {
     400: "Bad request",
@@ -134,7 +137,23 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, _TooDeep):
             return _too_deep(exc.max_depth)
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == _FASTAPI_UNPARSABLE:
+            # A body that is not UTF-8 (or otherwise unreadable as JSON) is invalid input like any
+            # other malformed JSON: 422, as documented, not FastAPI's own 400.
+            return problem(
+                422,
+                "Some fields are missing or invalid.",
+                errors=[{"field": "body", "message": "The body is not valid JSON."}],
+            )
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _nul(request: Request, _: Exception) -> JSONResponse:
+        # Postgres text cannot hold U+0000 (nor a JSON string escaping it), and every column is Postgres
+        # text: whichever field carried it, the input is refused, not a 500.
+        log.info("refused text Postgres cannot store", extra={"path": request.url.path})
+        return problem(422, "Text may not contain the NUL character (U+0000).")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
