@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -256,7 +257,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ("x-forwarded-host", request.headers.get("host", "")),
             ("x-forwarded-proto", original_scheme(request)),
         ]
-        url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # The path as routed, percent-encoded again: a decoded path can hold characters (controls, spaces)
+        # that are not allowed in a URL, and the service must see the path the gateway routed.
+        path = quote(request.url.path, safe="/:@!$&'()*+,;=")
+        url = upstream + path + (f"?{request.url.query}" if request.url.query else "")
         connect_s, read_s = settings.timeout_for(service, bulk=template in BULK_ROUTES)
         verdict = False
         try:
