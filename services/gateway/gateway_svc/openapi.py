@@ -10,7 +10,21 @@ from typing import Any
 
 import httpx
 
+from lx_platform.http import PROBLEM_JSON, PROBLEM_SCHEMA
+
 PUBLIC_SERVICES = ("identity", "skills", "requests", "matcher", "twitter-gateway")
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+# What the gateway itself may answer on any path, before or instead of the service behind it.
+GATEWAY_RESPONSES: dict[str, str] = {
+    "401": "The token is invalid, expired or its account erased (checked by the gateway on every path)",
+    "413": "The request body is over the size limit",
+    "414": "The URL is too long",
+    "429": "Too many requests from this client; wait for `Retry-After` seconds",
+    "431": "The request headers are too large",
+    "503": "The service behind this path is not answering; try again after `Retry-After` seconds",
+    "504": "The service behind this path did not answer in time",
+}
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -62,7 +76,29 @@ def merge(documents: dict[str, dict[str, Any]], missing: list[str]) -> dict[str,
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/api/"):
                 merged["paths"][path] = item
+    _add_gateway_responses(merged)
     return merged
+
+
+def _add_gateway_responses(merged: dict[str, Any]) -> None:
+    """Document the gateway's own answers on every operation, unless the service already does."""
+    schemas = merged["components"]["schemas"]
+    name = "Problem" if schemas.setdefault("Problem", PROBLEM_SCHEMA) == PROBLEM_SCHEMA else "gateway__Problem"
+    schemas.setdefault(name, PROBLEM_SCHEMA)
+    content = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    retry_after = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+    for item in merged["paths"].values():
+        for method, operation in item.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, description in GATEWAY_RESPONSES.items():
+                if code == "413" and "requestBody" not in operation:
+                    continue
+                if code not in responses:
+                    responses[code] = {"description": description, "content": content}
+                    if code in ("429", "503"):
+                        responses[code]["headers"] = retry_after
 
 
 class MergedOpenAPI:
