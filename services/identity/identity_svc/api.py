@@ -448,11 +448,20 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ProblemError(422, errors=[{"field": "cursor", "message": "Not a cursor from this list."}]) from exc
 
 
+# What the admin dependency answers, for the admin routes' documentation.
+_ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid or expired token"},
+    403: {"description": "Signed in, but not an admin"},
+}
+
+
 def _encode_cursor(user: User) -> str:
     return base64.urlsafe_b64encode(f"{user.created_at.isoformat()}|{user.id}".encode()).decode()
 
 
-@router.get("/admin/users", summary="Find users (admin)", response_model=UserPage, tags=["admin"])
+@router.get(
+    "/admin/users", summary="Find users (admin)", response_model=UserPage, tags=["admin"], responses=_ADMIN_ONLY
+)
 async def find_users(
     admin: Admin,
     request: Request,
@@ -475,7 +484,13 @@ async def find_users(
     return UserPage(items=[UserOut.of(u) for u in page], next_cursor=_encode_cursor(page[-1]) if more else None)
 
 
-@router.post("/admin/users/{user_id}/roles", summary="Grant a role (admin)", response_model=UserOut, tags=["admin"])
+@router.post(
+    "/admin/users/{user_id}/roles",
+    summary="Grant a role (admin)",
+    response_model=UserOut,
+    tags=["admin"],
+    responses={**_ADMIN_ONLY, 404: {"description": "No such user"}},
+)
 async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, request: Request, deps: Deps) -> UserOut:
     """Grant organiser (for one constituency) or admin. Recorded in the audit log."""
     try:
@@ -494,7 +509,17 @@ async def grant_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, request: Re
     return UserOut.of(user)
 
 
-@router.delete("/admin/users/{user_id}/roles", summary="Revoke a role (admin)", response_model=UserOut, tags=["admin"])
+@router.delete(
+    "/admin/users/{user_id}/roles",
+    summary="Revoke a role (admin)",
+    response_model=UserOut,
+    tags=["admin"],
+    responses={
+        **_ADMIN_ONLY,
+        404: {"description": "No such user"},
+        409: {"description": "Revoking admin from the last admin"},
+    },
+)
 async def revoke_role(user_id: uuid.UUID, body: RoleIn, admin: Admin, request: Request, deps: Deps) -> UserOut:
     """Revoke a role; revoking one the user does not hold changes nothing. Recorded in the audit log."""
     try:
@@ -537,7 +562,7 @@ class ErasureOut(BaseModel):
     summary="Follow an erasure (admin)",
     response_model=ErasureOut,
     tags=["admin"],
-    responses={404: {"description": "No erasure of this user id"}},
+    responses={**_ADMIN_ONLY, 404: {"description": "No erasure of this user id"}},
 )
 async def erasure_status(user_id: uuid.UUID, _: Admin, deps: Deps) -> ErasureOut:
     """Whether every service has erased what it held about a person. Identity keeps only a hash of the id,
@@ -825,7 +850,7 @@ async def my_access_log(
     summary="What someone looked at or changed (admin)",
     response_model=AccessLogPage,
     tags=["admin"],
-    responses=_ACCESS_LOG_RESPONSES,
+    responses={**_ACCESS_LOG_RESPONSES, **_ADMIN_ONLY},
 )
 async def admin_access_log(
     _: Admin,
