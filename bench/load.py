@@ -63,8 +63,9 @@ SEED = 20261127
 RATE = 200.0
 DURATION_S = 60.0
 WORKERS = 2
-HELLO_DURATION_S = 20.0
-MAX_RATE_S = 10.0
+HELLO_DURATION_S = 15.0
+MAX_RATE_S = 8.0
+DIAG_S = 5.0
 SUPPORTERS = 300
 SEED_REQUESTS = 40
 OVERHEAD_PAIRS = 500
@@ -351,20 +352,24 @@ async def overhead(direct: str, gateway: str, path: str) -> tuple[float, float, 
     """(p50 direct, p50 through the gateway, p50 of the paired differences) in ms; one call at a time."""
     straight, through, diffs = [], [], []
     async with httpx.AsyncClient(base_url=direct) as d, httpx.AsyncClient(base_url=gateway) as g:
-        deadline = time.monotonic() + 30  # a breaker opened by the load closes after its cooldown
-        while (await g.get(path)).status_code == 503 and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        for _ in range(50):
-            (await d.get(path)).raise_for_status()
-            (await g.get(path)).raise_for_status()
+        # After an overload the services may still be working off queued calls, and a breaker the load
+        # opened closes only after its cooldown: wait for 50 good answers in a row (60 s at most).
+        deadline, good = time.monotonic() + 60, 0
+        while good < 50 and time.monotonic() < deadline:
+            ok = (await d.get(path)).status_code == 200 and (await g.get(path)).status_code == 200
+            good = good + 1 if ok else 0
+            if not ok:
+                await asyncio.sleep(0.5)
         for i in range(OVERHEAD_PAIRS):
             pair = []
             for client in (d, g) if i % 2 == 0 else (g, d):
                 started = time.perf_counter()
-                (await client.get(path)).raise_for_status()
-                pair.append((client is g, (time.perf_counter() - started) * 1000))
-            a = next(ms for is_g, ms in pair if not is_g)
-            b = next(ms for is_g, ms in pair if is_g)
+                status = (await client.get(path)).status_code
+                pair.append((client is g, (time.perf_counter() - started) * 1000, status))
+            if any(status != 200 for *_, status in pair):
+                continue
+            a = next(ms for is_g, ms, _ in pair if not is_g)
+            b = next(ms for is_g, ms, _ in pair if is_g)
             straight.append(a)
             through.append(b)
             diffs.append(b - a)
@@ -471,6 +476,40 @@ def cpu_by_process(stack: Stack, data_dir: str) -> dict[str, float]:
     return out
 
 
+def handler_seconds(stack: Stack) -> dict[str, tuple[float, float]]:
+    """(seconds, requests) each process has spent inside its HTTP handling so far, from its own
+    lx_http_request_duration_seconds (probes and scrapes left out)."""
+    out: dict[str, tuple[float, float]] = {}
+    for name in stack.processes:
+        if name == "fake-x":
+            continue
+        try:
+            text = httpx.get(f"{stack.url_of(name)}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            continue
+        total, count = 0.0, 0.0
+        for line in text.splitlines():
+            if not line.startswith("lx_http_request_duration_seconds_") or any(
+                q in line for q in ("/healthz", "/readyz", "/metrics")
+            ):
+                continue
+            value = float(line.rsplit(" ", 1)[1])
+            if line.startswith("lx_http_request_duration_seconds_sum"):
+                total += value
+            elif line.startswith("lx_http_request_duration_seconds_count"):
+                count += value
+        out[name] = (total, count)
+    return out
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine so far, wall clock)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0), (
+        time.monotonic()
+    )
+
+
 def start_hello() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", HELLO, str(port)])
@@ -530,6 +569,8 @@ def main() -> None:
                 await asyncio.wait_for(watch.ready.wait(), 30)
                 before = await end_offsets_total(stack.bootstrap_servers, names)
                 cpu_before = cpu_by_process(stack, tmp)
+                handled_before = handler_seconds(stack)
+                busy_before = machine_busy_s()
                 t0 = time.monotonic()
                 loop = asyncio.get_running_loop()
                 results = await loop.run_in_executor(
@@ -538,6 +579,15 @@ def main() -> None:
                 window = time.monotonic() - t0
                 after = await end_offsets_total(stack.bootstrap_servers, names)
                 cpu_after = cpu_by_process(stack, tmp)
+                busy_after = machine_busy_s()
+                handled_after = handler_seconds(stack)
+                global HANDLED, MACHINE
+                HANDLED = {
+                    n: (handled_after[n][0] - handled_before[n][0], handled_after[n][1] - handled_before[n][1])
+                    for n in handled_after
+                    if n in handled_before
+                }
+                MACHINE = ((busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]),)
                 global SERVICE_CPU
                 SERVICE_CPU = {n: cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after}
                 SERVICE_CPU["(window s)"] = window
@@ -601,6 +651,19 @@ def main() -> None:
                     f"  {label:<40} p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}  "
                     f"p99 {pct(values, 99):7.1f} ms"
                 )
+            ours = sum(SERVICE_CPU.values()) / cpu_window + sum(load["client_cpu"]) / 100
+            print(
+                f"whole machine busy {MACHINE[0]:.2f} of {os.cpu_count()} cores during the load: this stack and its "
+                f"client {ours:.2f}, other work {MACHINE[0] - ours:.2f}"
+            )
+            print(
+                "mean time inside each process's HTTP handling during the load (its own histogram), ms: "
+                + ", ".join(
+                    f"{n} {t / c * 1000:.1f} (n={c:.0f})"
+                    for n, (t, c) in sorted(HANDLED.items(), key=lambda kv: -kv[1][0])
+                    if c
+                )
+            )
             breaker_lines = [
                 line
                 for line in (stack.logs_dir / "gateway.log").read_text(errors="replace").splitlines()
@@ -611,6 +674,19 @@ def main() -> None:
             requests_url = stack.url_of("requests")
             path = f"/api/v1/requests/{campaign['requests'][0]['id']}"
             direct_p50, gateway_p50, diff_p50 = asyncio.run(overhead(requests_url, stack.gateway_url, path))
+            # Where the gateway's time goes: its CPU per call with few and with many calls in flight.
+            gateway_proc = psutil.Process(stack.processes["gateway"].pid)
+            in_flight = []
+            for concurrency in (8, 64):
+                cpu0 = sum(gateway_proc.cpu_times()[:2])
+                (res,) = pool.map(run_closed_loop, [stack.gateway_url], [concurrency], [DIAG_S], [path])
+                cpu = sum(gateway_proc.cpu_times()[:2]) - cpu0
+                in_flight.append((concurrency, res["done"] / res["wall_s"], cpu / max(1, res["done"]) * 1000))
+            print(
+                f"gateway alone, closed loop on GET {{request}} for {DIAG_S:.0f} s each: "
+                + "; ".join(f"{c} in flight: {r:.0f} req/s, gateway CPU {ms:.2f} ms/call" for c, r, ms in in_flight),
+                flush=True,
+            )
             produced, consumed = asyncio.run(raw_broker(stack.bootstrap_servers, 600))
         finally:
             stack.stop()
@@ -669,6 +745,8 @@ def main() -> None:
 
 
 SERVICE_CPU: dict[str, float] = {}
+HANDLED: dict[str, tuple[float, float]] = {}
+MACHINE: tuple[float] = (0.0,)
 
 if __name__ == "__main__":
     main()

@@ -181,7 +181,7 @@ class Pool:
     def __init__(self, base_url: str, connections: int) -> None:
         n = max(1, connections // self.PER_CLIENT)
         limits = httpx.Limits(max_connections=self.PER_CLIENT, max_keepalive_connections=self.PER_CLIENT)
-        timeout = httpx.Timeout(30.0, pool=60.0)
+        timeout = httpx.Timeout(20.0, pool=60.0)
         self.clients = [httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) for _ in range(n)]
         self.slots: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         for _ in range(self.PER_CLIENT):
@@ -250,20 +250,20 @@ async def _open_loop(plan: WorkerPlan) -> dict[str, Any]:
     }
 
 
-async def _closed_loop(base_url: str, concurrency: int, duration_s: float) -> dict[str, Any]:
+async def _closed_loop(base_url: str, concurrency: int, duration_s: float, path: str) -> dict[str, Any]:
     """As fast as it goes: `concurrency` callers each sending the next request when the last answered."""
     done = 0
     errors = 0
     pool = Pool(base_url, concurrency)
     try:
-        await pool.warm("/hello")
+        await pool.warm(path)
         cpu0, wall0 = time.process_time(), time.monotonic()
         end = wall0 + duration_s
 
         async def caller(client: httpx.AsyncClient) -> None:
             nonlocal done, errors
             while time.monotonic() < end:
-                response = await client.get("/hello")
+                response = await client.get(path)
                 done += 1
                 errors += response.status_code != 200
 
@@ -288,5 +288,5 @@ def run_open_loop(plan: WorkerPlan) -> dict[str, Any]:
     return _run(_open_loop(plan))  # type: ignore[no-any-return]
 
 
-def run_closed_loop(base_url: str, concurrency: int, duration_s: float) -> dict[str, Any]:
-    return _run(_closed_loop(base_url, concurrency, duration_s))  # type: ignore[no-any-return]
+def run_closed_loop(base_url: str, concurrency: int, duration_s: float, path: str = "/hello") -> dict[str, Any]:
+    return _run(_closed_loop(base_url, concurrency, duration_s, path))  # type: ignore[no-any-return]
