@@ -373,6 +373,8 @@ async def overhead(direct: str, gateway: str, path: str) -> tuple[float, float, 
             straight.append(a)
             through.append(b)
             diffs.append(b - a)
+    if not diffs:
+        return float("nan"), float("nan"), float("nan")
     return statistics.median(straight), statistics.median(through), statistics.median(diffs)
 
 
@@ -500,6 +502,22 @@ def handler_seconds(stack: Stack) -> dict[str, tuple[float, float]]:
                 count += value
         out[name] = (total, count)
     return out
+
+
+def gateway_failures(stack: Stack) -> str:
+    """Upstream failures by kind, breaker refusals and breaker states, from the gateway's /metrics."""
+    try:
+        text = httpx.get(f"{stack.gateway_url}/metrics", timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"(no metrics: {exc!r})"
+    keep = ("lx_gateway_upstream_failures_total{", "lx_gateway_breaker_refused_total{", "lx_gateway_breaker_state{")
+    found = []
+    for line in text.splitlines():
+        if line.startswith(keep):
+            name, value = line.rsplit(" ", 1)
+            if float(value):
+                found.append(f"{name.removeprefix('lx_gateway_')}={float(value):.0f}")
+    return ", ".join(found) or "no upstream failures, every breaker closed"
 
 
 def machine_busy_s() -> tuple[float, float]:
@@ -670,6 +688,7 @@ def main() -> None:
                 if "breaker opened" in line
             ]
             print(f"gateway breaker openings during the run: {len(breaker_lines)}", flush=True)
+            print("gateway's own account after the load: " + gateway_failures(stack), flush=True)
 
             requests_url = stack.url_of("requests")
             path = f"/api/v1/requests/{campaign['requests'][0]['id']}"
@@ -687,6 +706,7 @@ def main() -> None:
                 + "; ".join(f"{c} in flight: {r:.0f} req/s, gateway CPU {ms:.2f} ms/call" for c, r, ms in in_flight),
                 flush=True,
             )
+            print("gateway's own account after the overhead phase: " + gateway_failures(stack), flush=True)
             produced, consumed = asyncio.run(raw_broker(stack.bootstrap_servers, 600))
         finally:
             stack.stop()
