@@ -66,6 +66,7 @@ WORKERS = 2
 HELLO_DURATION_S = 15.0
 MAX_RATE_S = 8.0
 DIAG_S = 5.0
+RECOVERY_S = 20.0
 SUPPORTERS = 300
 SEED_REQUESTS = 40
 OVERHEAD_PAIRS = 500
@@ -355,11 +356,23 @@ async def overhead(direct: str, gateway: str, path: str) -> tuple[float, float, 
         # After an overload the services may still be working off queued calls, and a breaker the load
         # opened closes only after its cooldown: wait for 50 good answers in a row (60 s at most).
         deadline, good = time.monotonic() + 60, 0
+        waited: dict[str, Counter[int]] = {"direct": Counter(), "gateway": Counter()}
         while good < 50 and time.monotonic() < deadline:
-            ok = (await d.get(path)).status_code == 200 and (await g.get(path)).status_code == 200
+            direct_status = (await d.get(path)).status_code
+            gateway_status = (await g.get(path)).status_code
+            waited["direct"][direct_status] += 1
+            waited["gateway"][gateway_status] += 1
+            ok = direct_status == 200 and gateway_status == 200
             good = good + 1 if ok else 0
             if not ok:
                 await asyncio.sleep(0.5)
+        if set(waited["direct"]) | set(waited["gateway"]) != {200}:
+            print(
+                f"before measuring the overhead: the requests service answered directly "
+                f"{status_text(waited['direct'])}, "
+                f"through the gateway {status_text(waited['gateway'])}",
+                flush=True,
+            )
         for i in range(OVERHEAD_PAIRS):
             pair = []
             for client in (d, g) if i % 2 == 0 else (g, d):
@@ -445,6 +458,19 @@ def summarise(results: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     }
 
 
+def timeline(results: list[dict[str, Any]]) -> str:
+    buckets: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for res in results:
+        for _kind, status, ms, _wire, end in res["records"]:
+            buckets[int((end - ms / 1000) // 10)].append((status, ms))
+    parts = []
+    for b in sorted(buckets):
+        rows = buckets[b]
+        ok = sum(1 for st, _ in rows if 200 <= st < 300)
+        parts.append(f"{b * 10}-{b * 10 + 10}s {ok}/{len(rows) - ok} {pct([ms for _, ms in rows], 95):.0f}")
+    return "; ".join(parts)
+
+
 def status_text(counter: Counter[int]) -> str:
     return " ".join(f"{s or 'conn-err'}:{n}" for s, n in sorted(counter.items()))
 
@@ -518,6 +544,20 @@ def gateway_failures(stack: Stack) -> str:
             if float(value):
                 found.append(f"{name.removeprefix('lx_gateway_')}={float(value):.0f}")
     return ", ".join(found) or "no upstream failures, every breaker closed"
+
+
+async def recovered(direct: str, gateway: str, path: str) -> dict[str, Counter[int]]:
+    seen: dict[str, Counter[int]] = {"direct": Counter(), "gateway": Counter()}
+    async with httpx.AsyncClient(base_url=direct) as d, httpx.AsyncClient(base_url=gateway) as g:
+        deadline = time.monotonic() + RECOVERY_S
+        while time.monotonic() < deadline:
+            for name, client in (("direct", d), ("gateway", g)):
+                try:
+                    seen[name][(await client.get(path, timeout=5)).status_code] += 1
+                except httpx.HTTPError:
+                    seen[name][0] += 1
+            await asyncio.sleep(1.0)
+    return seen
 
 
 def machine_busy_s() -> tuple[float, float]:
@@ -618,6 +658,33 @@ def main() -> None:
                 await watcher
                 return results, watch, after - before, window
 
+            requests_url = stack.url_of("requests")
+            path = f"/api/v1/requests/{campaign['requests'][0]['id']}"
+            # (d) before the load, on a quiet stack: the same GET straight to the service and through the gateway.
+            direct_p50, gateway_p50, diff_p50 = asyncio.run(overhead(requests_url, stack.gateway_url, path))
+            # What a call costs the gateway, in CPU, with few and with many calls in flight.
+            in_flight = []
+            for concurrency in (8, 64):
+                before_cpu = cpu_by_process(stack, tmp)
+                (res,) = pool.map(run_closed_loop, [stack.gateway_url], [concurrency], [DIAG_S], [path])
+                after_cpu = cpu_by_process(stack, tmp)
+                per_call = {
+                    n: (after_cpu[n] - before_cpu[n]) / max(1, res["done"]) * 1000 for n in ("gateway", "requests")
+                }
+                in_flight.append((concurrency, res, per_call))
+            print(
+                f"gateway overhead before the load, {OVERHEAD_PAIRS} interleaved pairs of GET {{request}} one at a "
+                f"time: direct p50 {direct_p50:.2f} ms, through the gateway p50 {gateway_p50:.2f} ms, difference "
+                f"{gateway_p50 - direct_p50:.2f} ms (median paired difference {diff_p50:.2f} ms)"
+            )
+            for c, res, per_call in in_flight:
+                print(
+                    f"GET {{request}} through the gateway, closed loop, {c} in flight for {DIAG_S:.0f} s: "
+                    f"{res['done'] / res['wall_s']:.0f} req/s, {res['errors']} not 200; CPU per call: gateway "
+                    f"{per_call['gateway']:.2f} ms, requests service {per_call['requests']:.2f} ms",
+                    flush=True,
+                )
+            print("gateway's own account before the load: " + gateway_failures(stack), flush=True)
             print(f"load average before the load: {loadavg()}")
             results, watch, events, window = asyncio.run(load_phase())
             print(f"load average after the load: {loadavg()}")
@@ -641,6 +708,7 @@ def main() -> None:
             for kind in sorted(load["by_class"], key=lambda k: -len(load["by_class"][k])):
                 print(row(kind, load["by_class"][kind], load["statuses"][kind], seconds))
             print(row("overall", load["overall"], load["status"], seconds))
+            print("by scheduled start, 10 s each (2xx/other, p95 ms): " + timeline(results))
             print(
                 f"achieved {load['achieved']:.1f} req/s; 5xx and connection errors: {load['five_xx']}; "
                 f"client CPU {' + '.join(f'{c:.0f}%' for c in load['client_cpu'])} of a core; "
@@ -690,23 +758,13 @@ def main() -> None:
             print(f"gateway breaker openings during the run: {len(breaker_lines)}", flush=True)
             print("gateway's own account after the load: " + gateway_failures(stack), flush=True)
 
-            requests_url = stack.url_of("requests")
-            path = f"/api/v1/requests/{campaign['requests'][0]['id']}"
-            direct_p50, gateway_p50, diff_p50 = asyncio.run(overhead(requests_url, stack.gateway_url, path))
-            # Where the gateway's time goes: its CPU per call with few and with many calls in flight.
-            gateway_proc = psutil.Process(stack.processes["gateway"].pid)
-            in_flight = []
-            for concurrency in (8, 64):
-                cpu0 = sum(gateway_proc.cpu_times()[:2])
-                (res,) = pool.map(run_closed_loop, [stack.gateway_url], [concurrency], [DIAG_S], [path])
-                cpu = sum(gateway_proc.cpu_times()[:2]) - cpu0
-                in_flight.append((concurrency, res["done"] / res["wall_s"], cpu / max(1, res["done"]) * 1000))
+            # Does the gateway come back once the load is over? The service itself is asked alongside.
+            recovery = asyncio.run(recovered(requests_url, stack.gateway_url, path))
             print(
-                f"gateway alone, closed loop on GET {{request}} for {DIAG_S:.0f} s each: "
-                + "; ".join(f"{c} in flight: {r:.0f} req/s, gateway CPU {ms:.2f} ms/call" for c, r, ms in in_flight),
-                flush=True,
+                f"after the load, {RECOVERY_S:.0f} s of one GET {{request}} a second: the requests service answered "
+                f"directly {status_text(recovery['direct'])}, through the gateway {status_text(recovery['gateway'])}",
             )
-            print("gateway's own account after the overhead phase: " + gateway_failures(stack), flush=True)
+            print("gateway's own account at the end: " + gateway_failures(stack), flush=True)
             produced, consumed = asyncio.run(raw_broker(stack.bootstrap_servers, 600))
         finally:
             stack.stop()
@@ -722,11 +780,6 @@ def main() -> None:
     hello_max = sum(m["done"] for m in maxed) / max(m["wall_s"] for m in maxed)
     hello_max_cpu = [m["cpu_s"] / m["wall_s"] * 100 for m in maxed]
 
-    print(
-        f"gateway overhead, {OVERHEAD_PAIRS} interleaved pairs of GET {{request}} one at a time: direct p50 "
-        f"{direct_p50:.2f} ms, through the gateway p50 {gateway_p50:.2f} ms, difference {gateway_p50 - direct_p50:.2f} "
-        f"ms (median paired difference {diff_p50:.2f} ms)"
-    )
     events_s = events / window
     print(
         f"broker: raw aiokafka produce {produced:,.0f} msg/s (acks=all, linger 5 ms, 600 B), consume "
