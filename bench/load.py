@@ -280,6 +280,7 @@ class ProposalWatch:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self.first: dict[str, tuple[float, float]] = {}  # request id -> (arrival here, event time), wall clock
+        self.opened: dict[str, float] = {}  # request id -> arrival here of its requests.request-opened.v1
         self.count = 0
         self.stop = asyncio.Event()
         self.ready = asyncio.Event()
@@ -292,7 +293,11 @@ class ProposalWatch:
         await consumer.start()
         try:
             await consumer._client.force_metadata_update()  # noqa: SLF001
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+            tps = [
+                TopicPartition(t, p)
+                for t in (topic, topics.REQUEST_OPENED.name)
+                for p in sorted(consumer.partitions_for_topic(t) or set())
+            ]
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             for tp in tps:
@@ -301,11 +306,14 @@ class ProposalWatch:
             while not self.stop.is_set():
                 batch = await consumer.getmany(timeout_ms=50)
                 arrived = time.time()
-                for records in batch.values():
+                for tp, records in batch.items():
                     for record in records:
                         event = json.loads(record.value)
-                        self.count += 1
                         rid = event["data"]["request_id"]
+                        if tp.topic != topic:
+                            self.opened.setdefault(rid, arrived)
+                            continue
+                        self.count += 1
                         if rid not in self.first:
                             self.first[rid] = (arrived, datetime.fromisoformat(event["time"]).timestamp())
         finally:
@@ -700,6 +708,16 @@ def main() -> None:
             # From the moment the client read the 201: shorter by the answer's time on the way back and in
             # the client's queue, which on a busy machine can exceed the whole path.
             client_ms = [(arrived - read_201) * 1000 for (arrived, _), read_201, _ in seen]
+            # The hops: the requests service's relay, the matcher's consumer and ranking, the matcher's relay.
+            hops = [
+                (
+                    watch.opened[rid] - created,
+                    watch.first[rid][1] - watch.opened[rid],
+                    watch.first[rid][0] - watch.first[rid][1],
+                )
+                for rid, _, created in posted
+                if rid in watch.first and rid in watch.opened
+            ]
             seconds = DURATION_S
             print()
             print(
@@ -738,6 +756,18 @@ def main() -> None:
             ):
                 print(
                     f"  {label:<40} p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}  "
+                    f"p99 {pct(values, 99):7.1f} ms"
+                )
+            for i, label in enumerate(
+                (
+                    "created_at -> request-opened on the topic",
+                    "request-opened on the topic -> proposal's event time",
+                    "proposal's event time -> on the topic",
+                )
+            ):
+                values = [h[i] * 1000 for h in hops]
+                print(
+                    f"    {label:<52} p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}  "
                     f"p99 {pct(values, 99):7.1f} ms"
                 )
             ours = sum(SERVICE_CPU.values()) / cpu_window + sum(load["client_cpu"]) / 100
