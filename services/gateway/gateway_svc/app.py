@@ -76,11 +76,23 @@ DOCS_CSP = (
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=False,
-    )
+
+    def new_client(connections: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
+            # Every connection is kept alive, and dropped before the services' uvicorn would close
+            # it (5 s idle), so a call never takes a connection the other end is closing.
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0
+            ),
+            follow_redirects=False,
+        )
+
+    # One client (pool) per upstream: one busy service cannot take another's connections, and each
+    # pool stays small (httpx's cost per call grows with the connections one pool holds). The
+    # gateway's own calls (signing keys, API descriptions) have a client of their own.
+    client = new_client(8)
+    upstream_clients = {name: new_client(settings.upstream_max_in_flight) for name in settings.upstreams}
     verifier = TokenVerifier(
         jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience, client=client
     )
@@ -141,6 +153,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(following, timeout=5)
             await client.aclose()
+            for upstream_client in upstream_clients.values():
+                await upstream_client.aclose()
 
     app = create_plain_app(
         name="gateway", log_level=settings.log_level, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
@@ -265,7 +279,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         verdict = False
         try:
             body = await request.body()
-            answer = await client.request(
+            answer = await upstream_clients[service].request(
                 request.method,
                 url,
                 headers=headers,

@@ -135,6 +135,11 @@ class GatewaySettings(BaseSettings):
         description="For bulk routes such as supporter imports (5,000 rows), where a timeout "
         "would lose the answer (one-time invite codes) to work that still completes.",
     )
+    upstream_max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description="Calls in flight to one upstream at most; its connection pool (all kept alive) has as many.",
+    )
     breaker_failure_threshold: int = Field(
         default=5, ge=1, description="Failures in a row (refused, reset, timed out) that open an upstream's breaker."
     )
