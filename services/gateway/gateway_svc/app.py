@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway_svc import metrics
 from gateway_svc.breaker import CircuitBreaker, State
+from gateway_svc.bulkhead import Bulkhead
 from gateway_svc.clientaddr import ClientAddresses, bucket_key, parse_address
 from gateway_svc.denylist import ErasedUsers
 from gateway_svc.edge import EdgeMiddleware, EdgePolicy
@@ -129,6 +130,31 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     }
     for name in breakers:
         metrics.BREAKER_STATE.labels(name).set(0)
+    # At most upstream_max_in_flight calls to each upstream, its pool's size: a call let through never
+    # waits for a pooled connection, and the excess is refused at once rather than queued.
+    bulkheads = {name: Bulkhead(name, limit=settings.upstream_max_in_flight) for name in settings.upstreams}
+    for name, bulkhead in bulkheads.items():
+        metrics.UPSTREAM_IN_FLIGHT.labels(name).set_function(lambda b=bulkhead: b.in_flight)
+    retiring: set[asyncio.Task[None]] = set()
+
+    def replace_pool(name: str, stale: httpx.AsyncClient) -> None:
+        """Swap in a new pool for `name`; the old one is closed once every call on it has surely ended."""
+        if upstream_clients[name] is not stale:
+            return  # another call has already replaced it
+        upstream_clients[name] = new_client(settings.upstream_max_in_flight)
+        metrics.UPSTREAM_POOL_REPLACED.labels(name).inc()
+        log.warning(
+            "upstream connection pool replaced: no connection free with calls below its size", extra={"upstream": name}
+        )
+
+        async def close_later() -> None:
+            await asyncio.sleep(max(settings.bulk_upstream_timeout_s, settings.upstream_timeout_s) + 5)
+            await stale.aclose()
+
+        task = asyncio.create_task(close_later(), name=f"close-old-pool-{name}")
+        retiring.add(task)
+        task.add_done_callback(retiring.discard)
+
     openapi = MergedOpenAPI(client, settings.upstreams)
     # Tokens of erased people stay refused until they would have expired anyway (+1 minute of skew).
     erased = ErasedUsers(keep_s=settings.access_token_ttl_s + 60, max_entries=settings.erased_users_max)
@@ -153,6 +179,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(following, timeout=5)
             await client.aclose()
+            for task in list(retiring):
+                task.cancel()
             for upstream_client in upstream_clients.values():
                 await upstream_client.aclose()
 
@@ -210,6 +238,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     def too_many(decision: Decision, scope: str) -> Response:
         metrics.RATE_LIMITED.labels(scope).inc()
         return problem(429, "Too many requests; slow down a little.", headers=decision.headers())
+
+    def busy(service: str) -> Response:
+        return problem(
+            503,
+            f"The gateway is busy with calls to the {service} service. Try again in a moment.",
+            headers={"Retry-After": "1"},
+        )
 
     @app.api_route(
         "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
@@ -276,10 +311,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         path = quote(request.url.path, safe="/:@!$&'()*+,;=")
         url = upstream + path + (f"?{request.url.query}" if request.url.query else "")
         connect_s, read_s = settings.timeout_for(service, bulk=template in BULK_ROUTES)
+        bulkhead = bulkheads[service]
+        if not bulkhead.try_enter():
+            # The gateway's own congestion: answered at once, and no word on the upstream's health.
+            breaker.abandon()
+            metrics.UPSTREAM_BUSY.labels(service).inc()
+            return busy(service)
+        upstream_client = upstream_clients[service]
         verdict = False
         try:
             body = await request.body()
-            answer = await upstream_clients[service].request(
+            answer = await upstream_client.request(
                 request.method,
                 url,
                 headers=headers,
@@ -288,6 +330,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             )
             verdict = True
             breaker.success()
+        except httpx.PoolTimeout:
+            # No pooled connection although fewer calls than the pool's size are in flight: its
+            # connections are held by calls that no longer exist (httpcore can lose one when a call is
+            # cancelled or times out just as a new connection is handed to it). Not the upstream's
+            # failure: this call is answered busy and the pool is replaced, so nothing of an overload
+            # outlives it.
+            metrics.UPSTREAM_BUSY.labels(service).inc()
+            replace_pool(service, upstream_client)
+            return busy(service)
         except httpx.TimeoutException as exc:
             verdict = True
             breaker.failure()
@@ -305,8 +356,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 503, f"The {service} service is not answering. Try again shortly.", headers={"Retry-After": "5"}
             )
         finally:
+            bulkhead.leave()
             if not verdict:
-                # Cancelled (the client left) or the body was refused (413): no word on the upstream.
+                # Cancelled (the client left), the body was refused (413) or the gateway was busy: no
+                # word on the upstream.
                 breaker.abandon()
         request.scope["lx_upstream"] = service
         out = Response(content=answer.content, status_code=answer.status_code)

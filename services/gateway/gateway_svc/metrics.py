@@ -18,6 +18,18 @@ BREAKER_REFUSED = Counter(
     "Calls answered 503 at once because the upstream's breaker was open",
     ["upstream"],
 )
+UPSTREAM_IN_FLIGHT = Gauge("lx_gateway_upstream_in_flight", "Calls in flight to an upstream", ["upstream"])
+UPSTREAM_BUSY = Counter(
+    "lx_gateway_upstream_busy_total",
+    "Calls answered 503 at once because the gateway already had its most calls in flight to the upstream "
+    "(or found no free pooled connection): the gateway's congestion, not counted against the upstream",
+    ["upstream"],
+)
+UPSTREAM_POOL_REPLACED = Counter(
+    "lx_gateway_upstream_pool_replaced_total",
+    "Times an upstream's connection pool was replaced because its connections were held by no call",
+    ["upstream"],
+)
 RATE_LIMITED = Counter(
     "lx_gateway_rate_limited_total", "Requests answered 429, by bucket kind (user, address)", ["scope"]
 )

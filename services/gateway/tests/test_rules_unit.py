@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway_svc.breaker import CircuitBreaker, State
+from gateway_svc.bulkhead import Bulkhead
 from gateway_svc.clientaddr import ClientAddresses, bucket_key, parse_address
 from gateway_svc.edge import EdgePolicy
 from gateway_svc.ratelimit import RateLimiter
@@ -227,3 +228,18 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert GatewaySettings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]
     with pytest.raises(ValueError, match="10.0.0.300"):
         GatewaySettings(trusted_proxies="10.0.0.300")
+
+
+def test_a_bulkhead_lets_through_its_limit_and_refuses_the_rest_until_one_leaves() -> None:
+    bulkhead = Bulkhead("matcher", limit=2)
+    assert [bulkhead.try_enter() for _ in range(3)] == [True, True, False]
+    assert bulkhead.in_flight == 2, "a refused call takes no place"
+    bulkhead.leave()
+    assert bulkhead.try_enter() is True
+    bulkhead.leave()
+    bulkhead.leave()
+    assert bulkhead.in_flight == 0
+    with pytest.raises(RuntimeError):
+        bulkhead.leave()
+    with pytest.raises(ValueError):
+        Bulkhead("matcher", limit=0)

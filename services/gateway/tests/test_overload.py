@@ -1,0 +1,104 @@
+"""The gateway under more calls than an upstream takes at once, against a real slow upstream on
+loopback: calls past the in-flight bound are answered 503 at once (the gateway's own congestion,
+never blamed on the upstream), and once the load drops the gateway answers again straight away."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from gateway_svc.settings import UpstreamTimeout
+from lx_devstack.testkit import wait_until
+
+pytestmark = pytest.mark.integration
+
+NO_RATE_LIMIT = {"rate_limit_per_minute": 10**6, "rate_limit_burst": 10**6}
+
+
+def counted(name: str, **labels: str) -> float:
+    """A counter of the gateway's own metrics (one registry per process: tests compare before and after)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    # No connection limit on this side: every call reaches the gateway's handler at once.
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+
+
+async def test_calls_past_the_in_flight_bound_are_answered_busy_at_once_and_never_open_the_breaker(
+    upstream: Any, make_gateway: Any
+) -> None:
+    url, state = upstream
+    app = make_gateway(
+        url,
+        upstream_max_in_flight=3,
+        upstream_timeouts={"skills": UpstreamTimeout(connect=0.2, read=5.0)},
+        breaker_failure_threshold=1,
+        **NO_RATE_LIMIT,
+    )
+    state.delay_s = 0.6
+    busy_before = counted("lx_gateway_upstream_busy_total", upstream="skills")
+    timeouts_before = counted("lx_gateway_upstream_failures_total", upstream="skills", kind="timeout")
+
+    async def timed(path: str) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        answer = await c.get(path)
+        return answer, time.monotonic() - started
+
+    async with client(app) as c:
+        results = await asyncio.gather(*(timed("/api/v1/skills") for _ in range(30)), timed("/api/v1/requests"))
+        skills, other = results[:-1], results[-1][0]
+        assert Counter(r.status_code for r, _ in skills) == {200: 3, 503: 27}
+        busy = [(r, took) for r, took in skills if r.status_code == 503]
+        assert all(took < 0.5 for _, took in busy), "refused at once, not after waiting for a connection"
+        assert all(r.headers["content-type"] == "application/problem+json" for r, _ in busy)
+        assert all(r.headers["retry-after"] == "1" for r, _ in busy)
+        assert "busy" in busy[0][0].json()["detail"]
+        assert other.status_code == 200, "one upstream's calls never wait on another's"
+    assert len(state.seen) == 4
+    assert app.state.breakers["skills"].state.name == "CLOSED", "the gateway's congestion is not the upstream's failure"
+    assert counted("lx_gateway_upstream_busy_total", upstream="skills") - busy_before == 27
+    assert counted("lx_gateway_upstream_failures_total", upstream="skills", kind="timeout") == timeouts_before
+
+
+async def test_after_an_overload_the_gateway_answers_again_as_soon_as_the_upstream_does(
+    upstream: Any, make_gateway: Any
+) -> None:
+    url, state = upstream
+    app = make_gateway(
+        url,
+        upstream_max_in_flight=4,
+        # Slower than the read timeout during the waves: calls time out, their connections close
+        # and new ones are opened for the next calls, as in an overload of the whole machine.
+        upstream_timeouts={"skills": UpstreamTimeout(connect=0.25, read=0.25)},
+        # The breaker stays out of the way during the waves: every call of them reaches the pool.
+        breaker_failure_threshold=10_000,
+        **NO_RATE_LIMIT,
+    )
+    state.delay_s = 0.3
+    async with client(app) as c:
+
+        async def started_at(offset_s: float) -> httpx.Response:
+            await asyncio.sleep(offset_s)  # open loop: calls start on schedule, whatever the answers take
+            return await c.get("/api/v1/skills")
+
+        for _ in range(3):  # waves of 500 calls a second, far more than the upstream takes
+            answers = await asyncio.gather(*(started_at(n * 0.002) for n in range(300)))
+            assert {a.status_code for a in answers} <= {200, 503, 504}
+        state.delay_s = 0.0
+        started = time.monotonic()
+
+        async def answers_again() -> bool:
+            return (await c.get("/api/v1/skills")).status_code == 200
+
+        await wait_until(answers_again, timeout_s=5, what="the gateway to answer once the upstream is quick again")
+        assert time.monotonic() - started < 1.0, "at once after the load"
+        # And it keeps answering: nothing of the overload is left behind in the gateway.
+        calm = await asyncio.gather(*(c.get("/api/v1/skills") for _ in range(4)))
+        assert [a.status_code for a in calm] == [200] * 4
