@@ -311,6 +311,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         path = quote(request.url.path, safe="/:@!$&'()*+,;=")
         url = upstream + path + (f"?{request.url.query}" if request.url.query else "")
         connect_s, read_s = settings.timeout_for(service, bulk=template in BULK_ROUTES)
+        try:
+            # Read before taking a place, so a slow upload never holds one of the upstream's places.
+            body = await request.body()
+        except BaseException:
+            breaker.abandon()  # the client left, or the body was too large: no word on the upstream
+            raise
         bulkhead = bulkheads[service]
         if not bulkhead.try_enter():
             # The gateway's own congestion: answered at once, and no word on the upstream's health.
@@ -320,7 +326,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         upstream_client = upstream_clients[service]
         verdict = False
         try:
-            body = await request.body()
             answer = await upstream_client.request(
                 request.method,
                 url,
@@ -358,8 +363,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             bulkhead.leave()
             if not verdict:
-                # Cancelled (the client left), the body was refused (413) or the gateway was busy: no
-                # word on the upstream.
+                # Cancelled (the client left) or the gateway was busy: no word on the upstream.
                 breaker.abandon()
         request.scope["lx_upstream"] = service
         out = Response(content=answer.content, status_code=answer.status_code)

@@ -102,3 +102,22 @@ async def test_after_an_overload_the_gateway_answers_again_as_soon_as_the_upstre
         # And it keeps answering: nothing of the overload is left behind in the gateway.
         calm = await asyncio.gather(*(c.get("/api/v1/skills") for _ in range(4)))
         assert [a.status_code for a in calm] == [200] * 4
+
+
+async def test_a_slow_upload_holds_no_place_of_the_upstreams(upstream: Any, make_gateway: Any) -> None:
+    url, state = upstream
+    app = make_gateway(url, upstream_max_in_flight=1, **NO_RATE_LIMIT)
+    uploading = asyncio.Event()
+
+    async def slow_body() -> Any:
+        yield b"first part,"
+        uploading.set()
+        await asyncio.sleep(1.0)  # the client being slow, not the test waiting
+        yield b"second part"
+
+    async with client(app) as c:
+        upload = asyncio.create_task(c.post("/api/v1/skills", content=slow_body()))
+        await asyncio.wait_for(uploading.wait(), timeout=5)
+        assert (await c.get("/api/v1/skills")).status_code == 200, "the upload is not in flight to the upstream yet"
+        assert (await upload).status_code == 200
+    assert len(state.seen) == 2
