@@ -200,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.token_verifier = verifier
     app.state.breakers = breakers
+    app.state.upstream_clients = upstream_clients
     app.state.rate_limiters = {"address": by_address, "user": by_user}
     app.state.erased_users = erased
     app.state.erasure_feed = feed

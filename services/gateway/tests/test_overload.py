@@ -121,3 +121,38 @@ async def test_a_slow_upload_holds_no_place_of_the_upstreams(upstream: Any, make
         assert (await c.get("/api/v1/skills")).status_code == 200, "the upload is not in flight to the upstream yet"
         assert (await upload).status_code == 200
     assert len(state.seen) == 2
+
+
+async def test_a_pool_whose_connections_no_call_holds_is_replaced_and_not_blamed_on_the_upstream(
+    upstream: Any, make_gateway: Any
+) -> None:
+    url, state = upstream
+    app = make_gateway(
+        url,
+        upstream_max_in_flight=2,
+        upstream_timeouts={"skills": UpstreamTimeout(connect=0.2, read=5.0)},
+        breaker_failure_threshold=1,
+        **NO_RATE_LIMIT,
+    )
+    stale = app.state.upstream_clients["skills"]
+    state.delay_s = 3.0
+    # Both connections of the pool taken by calls that are not the gateway's: as if lost by calls
+    # that ended without giving them back.
+    holders = [asyncio.create_task(stale.get(url + "/held")) for _ in range(2)]
+
+    async def both_taken() -> bool:
+        return len(state.seen) == 2
+
+    await wait_until(both_taken, timeout_s=5, what="the pool's connections to be taken")
+    state.delay_s = 0.0
+    replaced_before = counted("lx_gateway_upstream_pool_replaced_total", upstream="skills")
+    async with client(app) as c:
+        started = time.monotonic()
+        busy = await c.get("/api/v1/skills")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert time.monotonic() - started < 1.0
+        assert (await c.get("/api/v1/skills")).status_code == 200, "a new pool answers the next call"
+    assert app.state.upstream_clients["skills"] is not stale
+    assert app.state.breakers["skills"].state.name == "CLOSED"
+    assert counted("lx_gateway_upstream_pool_replaced_total", upstream="skills") - replaced_before == 1
+    assert [(await h).status_code for h in holders] == [200, 200], "calls on the old pool still finish"
