@@ -48,11 +48,11 @@ async def test_behind_a_trusted_load_balancer_the_right_most_untrusted_address_c
     upstream: Any, make_gateway: Any
 ) -> None:
     url, _ = upstream
-    app = make_gateway(url, trusted_proxies="10.0.0.0/8")
-    async with client(app, peer="10.1.1.1") as c:
+    app = make_gateway(url, trusted_proxies="172.16.0.0/12")
+    async with client(app, peer="172.16.1.1") as c:
         r = await c.get(
             "/api/v1/skills",
-            headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7, 10.2.2.2", "X-Forwarded-Proto": "https"},
+            headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7, 172.16.2.2", "X-Forwarded-Proto": "https"},
         )
         assert r.json()["headers"]["x-forwarded-for"] == "203.0.113.7"
         assert r.json()["headers"]["x-forwarded-proto"] == "https", "the balancer took it over TLS"

@@ -94,19 +94,19 @@ def test_forwarded_entries_are_parsed_with_or_without_ports(raw: str, expected: 
 
 
 def test_forwarded_for_is_ignored_from_an_untrusted_peer() -> None:
-    resolver = ClientAddresses(trusted_proxies=["10.0.0.0/8"])
+    resolver = ClientAddresses(trusted_proxies=["172.16.0.0/12"])
     assert resolver.resolve("127.0.0.1", ["198.51.100.9"]) == "127.0.0.1"
     assert resolver.resolve("203.0.113.7", ["198.51.100.9"]) == "203.0.113.7"
 
 
 def test_the_right_most_untrusted_address_is_the_client() -> None:
-    resolver = ClientAddresses(trusted_proxies=["10.0.0.0/8"])
-    # The client made up the first entry; the load balancer 10.1.1.1 appended the real one.
-    assert resolver.resolve("10.1.1.1", ["6.6.6.6, 203.0.113.7"]) == "203.0.113.7"
-    assert resolver.resolve("10.1.1.1", ["6.6.6.6", "203.0.113.7, 10.2.2.2"]) == "203.0.113.7"
-    assert resolver.resolve("10.1.1.1", ["10.3.3.3, 10.2.2.2"]) == "10.3.3.3", "all trusted: the left-most"
-    assert resolver.resolve("10.1.1.1", []) == "10.1.1.1"
-    assert resolver.resolve("10.1.1.1", ["garbage"]) == "10.1.1.1"
+    resolver = ClientAddresses(trusted_proxies=["172.16.0.0/12"])
+    # The client made up the first entry; the load balancer 172.16.1.1 appended the real one.
+    assert resolver.resolve("172.16.1.1", ["6.6.6.6, 203.0.113.7"]) == "203.0.113.7"
+    assert resolver.resolve("172.16.1.1", ["6.6.6.6", "203.0.113.7, 172.16.2.2"]) == "203.0.113.7"
+    assert resolver.resolve("172.16.1.1", ["172.16.3.3, 172.16.2.2"]) == "172.16.3.3", "all trusted: the left-most"
+    assert resolver.resolve("172.16.1.1", []) == "172.16.1.1"
+    assert resolver.resolve("172.16.1.1", ["garbage"]) == "172.16.1.1"
 
 
 def test_a_peer_with_a_proxy_key_is_believed_and_one_without_is_not() -> None:
@@ -225,7 +225,7 @@ def test_pages_keep_the_web_services_headers_and_https_adds_hsts() -> None:
 
 
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
-    assert GatewaySettings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]
+    assert GatewaySettings(trusted_proxies="172.16.0.0/12, ::1").trusted_proxies == ["172.16.0.0/12", "::1"]
     with pytest.raises(ValueError, match="10.0.0.300"):
         GatewaySettings(trusted_proxies="10.0.0.300")
 
