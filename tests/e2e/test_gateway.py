@@ -12,6 +12,7 @@ import pytest
 from lx_devstack.ports import free_port
 from lx_devstack.services import GATEWAY, SERVICES
 from lx_devstack.stack import Stack
+from lx_devstack.testkit import poll_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +32,12 @@ def test_request_id_reaches_the_service_log(stack: Stack, gateway: httpx.Client)
         "/api/v1/auth/token", json={"email": "nobody@example.org", "password": "x" * 12}, headers={"X-Request-ID": rid}
     )
     import json
-    import time
 
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    def logged() -> bool:
         lines = [json.loads(x) for x in (stack.logs_dir / "identity.log").read_text().splitlines() if x.startswith("{")]
-        if any(line.get("request_id") == rid and line.get("route") == "/api/v1/auth/token" for line in lines):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no identity log line carries the request id")
+        return any(line.get("request_id") == rid and line.get("route") == "/api/v1/auth/token" for line in lines)
+
+    poll_until(logged, timeout_s=5, what="an identity log line carrying the request id")
 
 
 def test_unknown_api_paths_are_problem_404s(gateway: httpx.Client) -> None:
@@ -101,16 +99,15 @@ def test_a_client_over_its_rate_limit_gets_429_with_retry_after(stack: Stack) ->
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base) as client:
-            import time
 
-            deadline = time.monotonic() + 20
-            while True:
+            def up() -> bool:
                 try:
                     client.get("/healthz")
-                    break
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the second gateway did not start"
-                    time.sleep(0.05)
+                    return False
+                return True
+
+            poll_until(up, timeout_s=20, what="the second gateway to start")
             codes = [client.get("/api/v1/auth/jwks.json").status_code for _ in range(8)]
             assert codes[:5] == [200] * 5
             assert codes[-1] == 429

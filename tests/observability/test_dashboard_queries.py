@@ -141,11 +141,10 @@ def traffic(stack: Stack, fake_x: str, prometheus: str) -> float:
                 request_ids.append(r.json()["id"])
                 return True
             assert r.status_code in (422, 503), r.text
-            await asyncio.sleep(0.5)
             return False
 
         request_ids: list[str] = []
-        asyncio.run(wait_until(opened, timeout_s=30, what="a request to open"))
+        asyncio.run(wait_until(opened, timeout_s=30, what="a request to open", interval_s=0.5))
         r = gateway.post(
             f"/api/v1/requests/{request_ids[0]}/offers",
             headers=helper.auth,
@@ -192,13 +191,13 @@ def test_every_dashboard_query_returns_data_from_the_running_stack(prometheus: s
             for title, expr in queries:
                 if not await query(client, prometheus, substitute(expr)):
                     empty[title] = expr
-        if empty:
-            await asyncio.sleep(1)
         return not empty
 
     try:
         # Consumer lag is reported every 15 s and X is polled every 15 s; rate() needs two scrapes.
-        asyncio.run(wait_until(all_answer, timeout_s=max(10.0, 85 - (time.monotonic() - started)), what="data"))
+        asyncio.run(
+            wait_until(all_answer, timeout_s=max(10.0, 85 - (time.monotonic() - started)), what="data", interval_s=1.0)
+        )
     except AssertionError:
         raise AssertionError(f"dashboard queries without data: {json.dumps(empty, indent=1)}") from None
 
@@ -228,11 +227,10 @@ def test_route_labels_are_templates_never_raw_paths(prometheus: str, traffic: fl
         async with httpx.AsyncClient(timeout=5) as client:
             found = await query(client, prometheus, "count by (job, route) (lx_http_requests_total)")
         seen.update((s["metric"]["job"], s["metric"].get("route", "")) for s in found)
-        await asyncio.sleep(0.5)
         return expected <= seen
 
     try:
-        asyncio.run(wait_until(scraped, timeout_s=20, what="the routes to be scraped"))
+        asyncio.run(wait_until(scraped, timeout_s=20, what="the routes to be scraped", interval_s=0.5))
     except AssertionError:
         raise AssertionError(f"{expected} not among the routes scraped: {sorted(seen)}") from None
     assert ("requests", "/api/v1/requests/{request_id}") in seen

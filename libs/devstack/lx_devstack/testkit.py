@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 
@@ -76,13 +80,51 @@ async def read_all(bootstrap: str, topic: str, *, expect: int | None = None, tim
         await consumer.stop()
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition") -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition", interval_s: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await check():
             return
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def poll_until(
+    check: Callable[[], bool], *, timeout_s: float = 30.0, what: str = "condition", interval_s: float = 0.05
+) -> None:
+    """`wait_until` for blocking checks (sync HTTP clients, browser pages): true before the deadline, or fail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port, in a thread of its own, until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+
+    async def started() -> bool:
+        assert thread.is_alive(), "the test server stopped while starting"
+        return bool(server.started)
+
+    try:
+        await wait_until(started, timeout_s=10, what="the test server to start", interval_s=0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10.0)
+        sock.close()
 
 
 def events_once_published(

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -22,23 +22,23 @@ from lx_devstack.ports import free_port
 from lx_devstack.services import GATEWAY
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person
+from lx_devstack.testkit import poll_until
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("LX_CHROMIUM", "/usr/bin/chromium")
 
 
-def _wait(check: object, *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+def _wait(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    """poll_until, counting a gateway not yet listening as not yet."""
+
+    def answered() -> bool:
         try:
-            if check():  # type: ignore[operator]
-                return
+            return check()
         except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
+            return False
+
+    poll_until(answered, timeout_s=timeout_s, what=what)
 
 
 @pytest.fixture

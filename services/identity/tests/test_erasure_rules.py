@@ -6,21 +6,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from identity_svc.domain import ERASURE_SERVICES, Erasure, confirm_erasure, subject_hash
 from identity_svc.export import SectionsUnavailable, gather_sections
+from lx_devstack.testkit import serving
 
 pytestmark = pytest.mark.unit
 
@@ -59,26 +55,6 @@ def test_repeated_and_unknown_confirmations_change_nothing() -> None:
 
 
 # -- the export aggregator against real local servers ------------------------------------------------
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 10.0)
-        sock.close()
 
 
 def closed_port() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in, sign_in_admin
-from lx_devstack.testkit import events_once_published
+from lx_devstack.testkit import events_once_published, poll_until
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import create_pool
 from lx_platform.migrations import apply_migrations
@@ -190,13 +189,7 @@ class Gateway:
         return asyncio.run(_fetch(self.dsn, query, *args))
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float = 30) -> None:
-        """Poll a (blocking) check until it holds, failing at the deadline; like testkit's wait_until."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if check():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        poll_until(check, timeout_s=timeout_s, what=what)
 
     def new_skill(self, admin: Person, name: str) -> str:
         slug = f"mt-{uuid.uuid4().hex[:10]}"

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from lx_devstack.testing import Person, make_organiser
+from lx_devstack.testkit import poll_until
 
 from .conftest import Supporter, new_supporter_details
 from .test_pages_e2e import WITHINGTON, sign_in, sign_up
@@ -46,15 +47,13 @@ def until_shown(
 
 def until_gone(page: Page, path: str, text: str, *, what: str, timeout_s: float = EVENTS_S) -> None:
     """Open `path` again and again until `text` is nowhere on its main part."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def gone() -> bool:
         page.goto(path)
         expect(page.locator("main h1")).to_be_visible()
-        if text not in page.locator("main").inner_text():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} still shows {what} after {timeout_s:.0f} s")
-        page.wait_for_timeout(1_000)
+        return text not in page.locator("main").inner_text()
+
+    poll_until(gone, timeout_s=timeout_s, what=f"{path} to stop showing {what}", interval_s=1.0)
 
 
 def next_saturday() -> date:
@@ -201,10 +200,12 @@ def test_a_request_for_a_designer_is_found_offered_accepted_and_counted(  # type
     expect(organiser_page.locator(".card", has_text=tag)).to_have_count(0)
 
     # The national figures count the filled request.
-    deadline = time.monotonic() + EVENTS_S
-    while (filled := filled_in_rusholme(admin_page)) <= filled_before:
-        assert time.monotonic() < deadline, f"Manchester Rusholme still shows {filled} filled ({filled_before} before)"
-        admin_page.wait_for_timeout(1_000)
+    poll_until(
+        lambda: filled_in_rusholme(admin_page) > filled_before,
+        timeout_s=EVENTS_S,
+        what=f"Manchester Rusholme to show more than {filled_before} filled",
+        interval_s=1.0,
+    )
     expect(national_row(admin_page)).to_be_visible()
 
     # Finally she deletes her account: she is signed out, and her name goes from the owner's pages. Her
