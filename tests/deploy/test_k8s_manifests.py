@@ -85,6 +85,10 @@ def test_the_database_has_a_login_role_per_service_schema(overlay: str) -> None:
             assert roles[spec.role]["login"] is True and roles[spec.role]["superuser"] is False
             assert roles[spec.role]["passwordSecret"]["name"] == f"lx-postgres-{spec.schema}"
             assert f"CREATE SCHEMA {spec.schema} AUTHORIZATION {spec.role}" in sql
+    # The key vault, as the local stack makes it: identity's, the others may only use its functions.
+    assert "CREATE SCHEMA keyvault AUTHORIZATION lx_identity" in sql
+    others = ", ".join(str(s.role) for s in SERVICES if s.role and s.name != "identity")
+    assert f"GRANT USAGE ON SCHEMA keyvault TO {others}" in sql
     assert cluster["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
 
 

@@ -185,8 +185,16 @@ def test_registration_publishes_an_event_without_personal_contact_data(stack: St
     assert event["source"] == "/services/identity" and event["subject"] == person.id
     assert event["data"]["display_name"] == "Event Person"
     assert person.email not in json.dumps(event)
+    # On the wire the id and the name are sealed with the person's own key, and the message is keyed by
+    # that key's id, not by the person's id (ADR 15).
     records = asyncio.run(read_all(stack.bootstrap_servers, topic))
-    headers = dict(next(r for r in records if r.key == person.id.encode()).headers)  # type: ignore[attr-defined]
+    raw = next(r for r in records if json.loads(r.value)["id"] == event["id"])  # type: ignore[attr-defined]
+    assert person.id.encode() not in raw.key and person.id.encode() not in raw.value  # type: ignore[attr-defined]
+    assert b"Event Person" not in raw.value  # type: ignore[attr-defined]
+    wire = json.loads(raw.value)  # type: ignore[attr-defined]
+    assert wire["data"]["user_id"].startswith("lx1.") and wire["data"]["display_name"].startswith("lx1.")
+    assert wire["subject"] == raw.key.decode() != person.id  # type: ignore[attr-defined]
+    headers = dict(raw.headers)  # type: ignore[attr-defined]
     assert headers["traceparent"].startswith(b"00-")
 
 

@@ -17,6 +17,8 @@ class ConsentState(Payload):
 
 
 class UserRegistered(Payload):
+    sealed = {"user_id": "user_id", "display_name": "user_id"}
+
     user_id: uuid.UUID
     display_name: str = Field(min_length=1, max_length=80)
     roles: list[str] = Field(description="Roles at registration, normally just `supporter`.")
@@ -28,12 +30,16 @@ class UserRegistered(Payload):
 
 
 class UserUpdated(Payload):
+    sealed = {"user_id": "user_id", "display_name": "user_id"}
+
     user_id: uuid.UUID
     display_name: str = Field(min_length=1, max_length=80)
     consents: ConsentState
 
 
 class RoleChanged(Payload):
+    sealed = {"user_id": "user_id"}
+
     user_id: uuid.UUID
     role: Literal["organiser", "admin"]
     constituency_code: str | None = Field(
@@ -52,12 +58,21 @@ class RoleRevoked(RoleChanged):
 class UserErased(Payload):
     """A person used their right to erasure: every service deletes or anonymises what it holds about them."""
 
+    sealed = {"user_id": "user_id"}
+
     user_id: uuid.UUID
+    subject_hash: str | None = Field(
+        default=None,
+        description="sha256 of the id's text, lowercase hex: lets a reader that keeps no keys (the API gateway) "
+        "recognise the person's still-valid tokens after their key is destroyed.",
+    )
     at: datetime
 
 
 class ErasureCompleted(Payload):
     """A service has deleted or anonymised everything it held about an erased person."""
+
+    sealed = {"user_id": "user_id"}
 
     user_id: uuid.UUID
     service: str = Field(description="The service that finished, e.g. `skills`.")

@@ -19,6 +19,8 @@ class Reason(Payload):
 class MatchProposed(Payload):
     """A supporter proposed for a request that has just opened, so a notification can follow."""
 
+    sealed = {"user_id": "user_id"}
+
     request_id: uuid.UUID
     user_id: uuid.UUID = Field(description="The supporter proposed.")
     score: float = Field(ge=0, le=1, description="How well they fit, 0..1.")

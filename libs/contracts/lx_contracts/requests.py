@@ -23,6 +23,8 @@ class NeededSkill(Payload):
 class RequestState(Payload):
     """The request as it now stands; `request-opened` and `request-updated` both carry it whole."""
 
+    sealed = {"created_by": "created_by"}
+
     request_id: uuid.UUID
     title: str
     constituency_code: str
@@ -55,6 +57,8 @@ class RequestClosed(Payload):
 
 
 class OfferEvent(Payload):
+    sealed = {"user_id": "user_id"}
+
     offer_id: uuid.UUID
     request_id: uuid.UUID
     user_id: uuid.UUID = Field(description="The person offering.")
@@ -82,6 +86,8 @@ class OfferWithdrawn(OfferEvent):
 
 
 class InvitationSent(Payload):
+    sealed = {"user_id": "user_id", "invited_by": "invited_by"}
+
     invitation_id: uuid.UUID
     request_id: uuid.UUID
     user_id: uuid.UUID = Field(description="The person invited.")

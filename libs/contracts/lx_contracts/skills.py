@@ -26,6 +26,8 @@ class AvailabilityWindow(Payload):
 class ProfileUpdated(Payload):
     """The whole current profile (free-text notes left out), so a consumer can simply replace its copy."""
 
+    sealed = {"user_id": "user_id"}
+
     user_id: uuid.UUID
     constituency_code: str | None
     travel_radius_km: int = Field(ge=0)

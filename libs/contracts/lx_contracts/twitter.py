@@ -17,6 +17,8 @@ Intent = Literal["ask", "offer", "other"]
 class AccountLinked(Payload):
     """A person linked their X account (or signed in with X for the first time)."""
 
+    sealed = {"user_id": "user_id", "x_user_id": "user_id", "handle": "user_id"}
+
     user_id: uuid.UUID
     x_user_id: str = Field(description="X's numeric user id, as a string.")
     handle: str = Field(description="The X username, without the `@`.")
@@ -26,12 +28,17 @@ class AccountLinked(Payload):
 class AccountUnlinked(Payload):
     """A person unlinked their X account; the gateway revoked and deleted its tokens."""
 
+    sealed = {"user_id": "user_id"}
+
     user_id: uuid.UUID
     at: datetime
 
 
 class TweetReceived(Payload):
     """A tweet mentioning the campaign's account or carrying a watched hashtag, with what it was read to say."""
+
+    # A member's own tweet is theirs; an unknown author's (no user_id) travels as it is.
+    sealed = {"user_id": "user_id", "text": "user_id", "url": "user_id"}
 
     tweet_id: str = Field(description="X's tweet id, as a string.")
     url: str = Field(description="Where the tweet can be read on X.")

@@ -94,6 +94,16 @@ def _role_passwords(secrets_dir: Path) -> dict[str, str]:
     return known
 
 
+async def _key_vault_schema(conn: asyncpg.Connection) -> None:
+    """The subject keys' schema: identity owns it (its migrations make the tables and functions); every other
+    service may only call the functions identity grants it (docs/adr/0015-sealed-personal-fields.md)."""
+    owner = next(spec.role for spec in SERVICES if spec.name == "identity")
+    others = [spec.role for spec in SERVICES if spec.role and spec.role != owner]
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS keyvault AUTHORIZATION "{owner}"')
+    await conn.execute("REVOKE ALL ON SCHEMA keyvault FROM PUBLIC")
+    await conn.execute("GRANT USAGE ON SCHEMA keyvault TO " + ", ".join(f'"{r}"' for r in others))
+
+
 async def bootstrap(pg: Postgres, secrets_dir: Path, *, use_passwords: bool) -> dict[str, str]:
     """Create the database, one login role and one schema per service, least privilege; return DSNs."""
     external = not pg.embedded
@@ -122,6 +132,7 @@ async def bootstrap(pg: Postgres, secrets_dir: Path, *, use_passwords: bool) -> 
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"')
             await conn.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM PUBLIC')
             await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
+        await _key_vault_schema(conn)
     finally:
         await conn.close()
     return {

@@ -12,6 +12,7 @@ import pytest
 
 from lx_devstack.ports import free_port, free_service_port_base
 from lx_devstack.stack import Stack, StackConfig
+from lx_devstack.testkit import use_key_vault
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +27,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     s = Stack(config)
     s.start()
+    use_key_vault(s.postgres.project_admin_url if s.postgres is not None else None)
     try:
         yield s
     finally:
+        use_key_vault(None)
         s.stop()
 
 

@@ -127,6 +127,48 @@ async def serving(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
+# Where tests open sealed event fields: the key vault of the stack under test (set by the `stack` fixture).
+_key_vault_dsn: str | None = None
+
+
+def use_key_vault(dsn: str | None) -> None:
+    """Let `opened` and `events_once_published` open sealed fields with the keys in this database."""
+    global _key_vault_dsn
+    _key_vault_dsn = dsn
+
+
+async def opened(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with their sealed personal fields opened (as a consumer sees them); fields whose key has been
+    destroyed are left sealed. Without a key vault the events are returned as they are."""
+    from lx_platform.sealing import SubjectKey, is_sealed, kid_of
+
+    kids = {kid_of(v) for e in events for v in (e.get("data") or {}).values() if is_sealed(v)}
+    if not kids or _key_vault_dsn is None:
+        return events
+    import asyncpg
+
+    conn = await asyncpg.connect(_key_vault_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT user_id, kid, key FROM keyvault.subject_keys WHERE kid = ANY($1::uuid[])", list(kids)
+        )
+    finally:
+        await conn.close()
+    keys = {r["kid"]: SubjectKey(r["user_id"], r["kid"], bytes(r["key"])) for r in rows}
+    result = []
+    for event in events:
+        data = dict(event.get("data") or {})
+        subject = event.get("subject")
+        for field, value in data.items():
+            key = keys.get(kid_of(value)) if is_sealed(value) else None
+            if key is not None:
+                data[field] = key.open(field, value)
+                if subject == str(key.kid):
+                    subject = str(key.user_id)
+        result.append({**event, "data": data, "subject": subject})
+    return result
+
+
 def events_once_published(
     bootstrap: str,
     topic: str,
@@ -135,13 +177,14 @@ def events_once_published(
     count: int = 1,
     timeout_s: float = 30.0,
 ) -> list[dict[str, Any]]:
-    """The CloudEvents on `topic` that `match`, once at least `count` of them have been published
-    (the relay publishes within moments of the commit, not at it)."""
+    """The CloudEvents on `topic` that `match` (with their sealed fields opened), once at least `count` of
+    them have been published (the relay publishes within moments of the commit, not at it)."""
     found: list[dict[str, Any]] = []
 
     async def enough() -> bool:
         records = await read_all(bootstrap, topic, timeout_s=timeout_s)
-        found[:] = [e for e in map(_decoded, records) if e is not None and match(e)]
+        events = await opened([e for e in map(_decoded, records) if e is not None])
+        found[:] = [e for e in events if match(e)]
         return len(found) >= count
 
     asyncio.run(wait_until(enough, timeout_s=timeout_s, what=f"{count} matching events on {topic}"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 from faststream import AckPolicy
@@ -15,16 +15,39 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from lx_contracts.envelope import CloudEvent
-from lx_contracts.topics import dlq_of
+from lx_contracts.topics import BY_NAME, dlq_of
 from lx_platform.db import unavailable
-from lx_platform.logging import event_id_var, request_id_var
+from lx_platform.logging import event_id_var, redact, request_id_var
 from lx_platform.metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED
+from lx_platform.sealing import open_sealed
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
+
+
+def describe(exc: BaseException | None) -> str:
+    """What went wrong, for a dead-letter header or a log line, without the values that caused it: a
+    validation error lists its fields and reasons only (pydantic would quote the opened payload), and ids
+    and emails in any other error's text are masked."""
+    if isinstance(exc, ValidationError):
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        return redact(f"ValidationError({exc.title}: {reasons})")[:500]
+    return redact(repr(exc))[:500]
+
+
+def _can_go_without(topic: str, fields: tuple[str, ...]) -> bool:
+    """Whether the topic's payload still makes sense with these fields null (each may be null in its contract,
+    as a request's owner may: the request stays useful to the campaign)."""
+    known = BY_NAME.get(topic)
+    if known is None:
+        return False
+    model_fields = known.payload.model_fields
+    return all(f in model_fields and type(None) in get_args(model_fields[f].annotation) for f in fields)
 
 
 class EventConsumer:
@@ -132,7 +155,7 @@ class EventConsumer:
                         EVENTS_CONSUMED.labels(topic, "retried").inc()
                         log.warning(
                             "event handler failed",
-                            extra={"topic": topic, "attempt": attempt, "error": repr(exc)[:300]},
+                            extra={"topic": topic, "attempt": attempt, "error": describe(exc)[:300]},
                         )
                         if attempt < self.max_attempts:
                             await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
@@ -147,7 +170,7 @@ class EventConsumer:
                     )
                     await asyncio.sleep(outage_wait)
                     outage_wait = min(outage_wait * 2, 5.0)
-            await self._dead_letter(record, headers, error=repr(last_error)[:500], attempts=self.max_attempts)
+            await self._dead_letter(record, headers, error=describe(last_error), attempts=self.max_attempts)
             EVENTS_CONSUMED.labels(topic, "dead_lettered").inc()
             await msg.ack()
         finally:
@@ -166,6 +189,12 @@ class EventConsumer:
             )
             if not first_time:
                 return "duplicate"
+            opened = await open_sealed(conn, event.data, subject=event.subject)
+            if opened.unreadable and not _can_go_without(topic, opened.unreadable):
+                # Sealed with the key of someone since erased: nobody is left for it to be about.
+                return "erased"
+            data = opened.data | dict.fromkeys(opened.unreadable)
+            event = event.model_copy(update={"data": data, "subject": opened.subject})
             await handler(conn, event)
         return "handled"
 

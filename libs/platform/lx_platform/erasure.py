@@ -14,6 +14,7 @@ import asyncpg
 from lx_contracts import identity, topics
 from lx_platform import audit
 from lx_platform.outbox import enqueue
+from lx_platform.sealing import KEYRING
 
 
 def subject_hash(user_id: uuid.UUID) -> str:
@@ -48,15 +49,23 @@ async def scrub_outbox(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     ones still go out, in order, and are deleted once published (`sweep_purged`). Unpublished rows are
     listed first, so a row the relay publishes meanwhile is caught by the second statement."""
     needle = str(user_id)
+    # Events about the person are keyed by their subject key's id, their fields sealed (ADR 15); events
+    # written before sealing carry the id itself.
+    subject_key = await KEYRING.for_person(conn, user_id)
+    kid = str(subject_key.kid) if subject_key else needle
     await conn.execute(
         """INSERT INTO outbox_purge (event_id)
            SELECT event_id FROM outbox
-           WHERE published_at IS NULL AND (key = $1 OR strpos(payload::text, $1) > 0)
+           WHERE published_at IS NULL AND (key = $1 OR key = $2 OR strpos(payload::text, $1) > 0)
            ON CONFLICT DO NOTHING""",
         needle,
+        kid,
     )
     await conn.execute(
-        "DELETE FROM outbox WHERE published_at IS NOT NULL AND (key = $1 OR strpos(payload::text, $1) > 0)", needle
+        """DELETE FROM outbox WHERE published_at IS NOT NULL
+           AND (key = $1 OR key = $2 OR strpos(payload::text, $1) > 0)""",
+        needle,
+        kid,
     )
 
 
@@ -75,7 +84,9 @@ async def complete(
         subject=str(user_id),
         data=identity.ErasureCompleted(user_id=user_id, service=service, at=datetime.now(UTC)),
     )
-    await conn.execute("INSERT INTO outbox_purge (event_id) VALUES ($1) ON CONFLICT DO NOTHING", event.id)
+    if event is not None:  # None: identity already destroyed the key, so every service had confirmed
+        await conn.execute("INSERT INTO outbox_purge (event_id) VALUES ($1) ON CONFLICT DO NOTHING", event.id)
+    KEYRING.forget(user_id)
 
 
 async def sweep_purged(pool: asyncpg.Pool) -> int:

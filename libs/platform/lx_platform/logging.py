@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -12,6 +13,18 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 
 _service_name = "unknown"
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+# Free text that may quote the data that caused it: error texts, stack traces, paths, messages.
+_REDACTED_FIELDS = ("message", "error", "exc", "path")
+
+
+def redact(text: str) -> str:
+    """Text with email addresses and ids masked: an error or a path may quote a person's id or email, and a
+    log line must outlive no one's erasure. Event and request ids are logged in fields of their own."""
+    return _UUID.sub("<id>", _EMAIL.sub("<email>", text))
+
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -36,6 +49,9 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             # Stack traces go to the log only, never to a client.
             line["exc"] = self.formatException(record.exc_info)
+        for key in _REDACTED_FIELDS:
+            if isinstance(line.get(key), str):
+                line[key] = redact(str(line[key]))
         return json.dumps(line, default=str)
 
 

@@ -14,8 +14,13 @@ HTTP_LATENCY = Histogram(
 EVENTS_PUBLISHED = Counter("lx_events_published_total", "Events published by the outbox relay", ["topic"])
 EVENTS_CONSUMED = Counter(
     "lx_events_consumed_total",
-    "Events consumed, by outcome (handled, duplicate, retried, dead_lettered, malformed)",
+    "Events consumed, by outcome (handled, duplicate, retried, dead_lettered, malformed, erased)",
     ["topic", "outcome"],
+)
+EVENTS_NOT_RECORDED_ERASED = Counter(
+    "lx_events_not_recorded_erased_total",
+    "Events not written to the outbox because a person they name has been erased (their key is destroyed)",
+    ["topic"],
 )
 DLQ_MESSAGES = Counter("lx_dlq_messages_total", "Messages sent to a dead-letter topic", ["topic"])
 OUTBOX_BACKLOG = Gauge("lx_outbox_backlog", "Outbox rows not yet published")

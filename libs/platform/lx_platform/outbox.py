@@ -14,22 +14,41 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from lx_contracts.envelope import CloudEvent, new_event
-from lx_platform.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, RELAY_FAILURES
+from lx_platform.metrics import (
+    EVENTS_NOT_RECORDED_ERASED,
+    EVENTS_PUBLISHED,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    RELAY_FAILURES,
+)
+from lx_platform.sealing import SubjectErased, seal
 from lx_platform.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
 
-async def enqueue(conn: asyncpg.Connection, *, topic: str, service: str, subject: str, data: BaseModel) -> CloudEvent:
-    """Record an event in the outbox; call inside the transaction that makes the state change."""
+async def enqueue(
+    conn: asyncpg.Connection, *, topic: str, service: str, subject: str, data: BaseModel
+) -> CloudEvent | None:
+    """Record an event in the outbox; call inside the transaction that makes the state change.
+
+    Personal fields are sealed with their person's key (`lx_platform.sealing`); an event naming a person who
+    has been erased is not recorded at all (None): there is nobody left for it to be about."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
-    event = new_event(topic=topic, service=service, subject=subject, data=data)
+    try:
+        sealed = await seal(conn, data, subject=subject)
+    except SubjectErased:
+        EVENTS_NOT_RECORDED_ERASED.labels(topic).inc()
+        log.info("event about an erased person not recorded", extra={"topic": topic})
+        return None
+    event = new_event(topic=topic, service=service, subject=sealed.subject, data=data)
+    event.data = sealed.data
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
         event.id,
         topic,
-        subject,
+        sealed.subject,
         event.model_dump(mode="json"),
         trace_headers(),
     )

@@ -4,18 +4,26 @@ Identity deletes an erased person's refresh tokens at once, but an access token 
 verifies on its own until it expires (at most the access-token lifetime after it was issued, and it
 was issued before the erasure). So an erasure need be remembered only for that lifetime plus a margin
 for clock skew, which keeps the list small: it holds the erasures of the last quarter of an hour.
-Plain Python, no I/O; the clock is injected."""
+People are named here by sha256 of their id (as the erasure event names them in the clear: its id field is
+sealed with a key that is destroyed once the erasure completes, ADR 15). Plain Python, no I/O; the clock is
+injected."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import time
 import uuid
 from collections.abc import Callable
 
 
+def subject_hash(user_id: uuid.UUID) -> str:
+    """sha256 of the id's canonical text, lowercase hex, as identity and every tombstone name a person."""
+    return hashlib.sha256(str(user_id).encode()).hexdigest()
+
+
 class ErasedUsers:
-    """{user_id: forget_at} with expiry by the erasure's own time, and a hard cap on entries."""
+    """{subject hash: forget_at} with expiry by the erasure's own time, and a hard cap on entries."""
 
     def __init__(
         self,
@@ -29,16 +37,18 @@ class ErasedUsers:
         self.keep_s = keep_s
         self.max_entries = max_entries
         self._clock = clock
-        self._until: dict[uuid.UUID, float] = {}
-        # (forget_at, user_id), soonest first; may hold stale pairs for ids re-added later (skipped on pop).
-        self._expiry: list[tuple[float, uuid.UUID]] = []
+        self._until: dict[str, float] = {}
+        # (forget_at, subject hash), soonest first; may hold stale pairs for ids re-added later (skipped on pop).
+        self._expiry: list[tuple[float, str]] = []
         self.evicted = 0  # entries dropped for the cap before they expired
 
     def __len__(self) -> int:
         return len(self._until)
 
-    def add(self, user_id: uuid.UUID, erased_at: float) -> bool:
-        """Remember an erasure (its time in epoch seconds); False when it is already too old to matter."""
+    def add(self, who: uuid.UUID | str, erased_at: float) -> bool:
+        """Remember an erasure of a person (their id, or its subject hash) at a time in epoch seconds; False
+        when it is already too old to matter."""
+        user_id = subject_hash(who) if isinstance(who, uuid.UUID) else who
         now = self._clock()
         self._prune(now)
         forget_at = erased_at + self.keep_s
@@ -57,7 +67,9 @@ class ErasedUsers:
         return True
 
     def __contains__(self, user_id: object) -> bool:
-        forget_at = self._until.get(user_id) if isinstance(user_id, uuid.UUID) else None
+        if not self._until or not isinstance(user_id, uuid.UUID):
+            return False
+        forget_at = self._until.get(subject_hash(user_id))
         if forget_at is None:
             return False
         if forget_at <= self._clock():

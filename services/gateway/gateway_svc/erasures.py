@@ -10,26 +10,34 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway_svc import metrics
-from gateway_svc.denylist import ErasedUsers
+from gateway_svc.denylist import ErasedUsers, subject_hash
 
 log = logging.getLogger(__name__)
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
-def parse_erasure(value: bytes | None) -> tuple[uuid.UUID, float] | None:
-    """(user id, erased at in epoch seconds) from a user-erased CloudEvent, or None if it is not one."""
+
+def parse_erasure(value: bytes | None) -> tuple[str, float] | None:
+    """(the person's subject hash, erased at in epoch seconds) from a user-erased CloudEvent, or None if it is
+    not one. The gateway keeps no keys: it reads the hash the event carries in the clear, or hashes an id
+    carried in the clear by an event written before ids were sealed."""
     try:
         data = json.loads(value or b"")["data"]
         at = datetime.fromisoformat(str(data["at"]))
         if at.tzinfo is None:
             return None
-        return uuid.UUID(str(data["user_id"])), at.timestamp()
-    except (ValueError, KeyError, TypeError):
+        hashed = data.get("subject_hash")
+        if isinstance(hashed, str) and _HEX64.fullmatch(hashed):
+            return hashed, at.timestamp()
+        return subject_hash(uuid.UUID(str(data["user_id"]))), at.timestamp()
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_svc.denylist import ErasedUsers
+from gateway_svc.denylist import ErasedUsers, subject_hash
 from gateway_svc.erasures import ErasureFeed, parse_erasure
 from lx_contracts.topics import USER_ERASED
 from lx_devstack.stack import Stack
@@ -93,8 +93,13 @@ def test_a_later_erasure_time_extends_and_an_earlier_one_does_not_shorten() -> N
 def test_erasure_events_are_parsed_strictly() -> None:
     user_id = uuid.uuid4()
     at = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+    hashed = subject_hash(user_id)
+    # Written before ids were sealed: the id in the clear, hashed here.
     good = envelope(USER_ERASED.name, {"user_id": str(user_id), "at": at.isoformat()})
-    assert parse_erasure(good) == (user_id, at.timestamp())
+    assert parse_erasure(good) == (hashed, at.timestamp())
+    # Sealed id (unreadable here) and the hash in the clear.
+    sealed = envelope(USER_ERASED.name, {"user_id": "lx1.AAAA", "subject_hash": hashed, "at": at.isoformat()})
+    assert parse_erasure(sealed) == (hashed, at.timestamp())
     for bad in (
         b"",
         b"not json",
@@ -102,6 +107,7 @@ def test_erasure_events_are_parsed_strictly() -> None:
         envelope(USER_ERASED.name, {"user_id": "nope", "at": at.isoformat()}),
         envelope(USER_ERASED.name, {"user_id": str(user_id), "at": "2026-11-27T13:00:00"}),  # no zone
         envelope(USER_ERASED.name, {"user_id": str(user_id)}),
+        envelope(USER_ERASED.name, {"user_id": "lx1.AAAA", "subject_hash": "short", "at": at.isoformat()}),
         json.dumps({"data": None}).encode(),
     ):
         assert parse_erasure(bad) is None, bad

@@ -343,7 +343,7 @@ async def activate(conn: asyncpg.Connection, user_id: uuid.UUID, *, password_has
 # -- erasure ------------------------------------------------------------------------------------
 
 
-async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, email: str | None) -> None:
+async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, email: str | None, kid: uuid.UUID | None) -> None:
     """Delete everything identity holds about a person: the account row and, through it, consents history,
     roles, refresh tokens, invitations and the X link; sign-in failures for their email; their name as the
     one who granted a role or made an invitation; and every outbox row about them or mentioning them
@@ -353,9 +353,12 @@ async def erase_user(conn: asyncpg.Connection, user_id: uuid.UUID, *, email: str
     await conn.execute("UPDATE user_roles SET granted_by = NULL WHERE granted_by = $1", user_id)
     await conn.execute("UPDATE invitations SET created_by = NULL WHERE created_by = $1", user_id)
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    # Events about the person are keyed by their subject key's id (sealed); older ones by their id.
     await conn.execute(
-        "DELETE FROM outbox WHERE key = $1 OR strpos(payload::text, $1) > 0 OR strpos(headers::text, $1) > 0",
+        """DELETE FROM outbox WHERE key = $1 OR key = $2
+           OR strpos(payload::text, $1) > 0 OR strpos(headers::text, $1) > 0""",
         str(user_id),
+        str(kid) if kid else str(user_id),
     )
 
 
@@ -398,13 +401,13 @@ async def save_erasure(conn: asyncpg.Connection, subject_hash: str, erasure: Era
     )
 
 
-async def drop_published_erasure_events(conn: asyncpg.Connection, topic: str, *, user_id: uuid.UUID | None) -> int:
-    """Forget published erasure events (of one person, or all): they are on the broker, and the outbox row
-    is the last place in identity's schema that still holds the erased person's id."""
+async def drop_published_erasure_events(conn: asyncpg.Connection, topic: str, *, key: str | None) -> int:
+    """Forget published erasure events (of one person by its Kafka key, or all): they are on the broker, and
+    the outbox row is the last place in identity's schema that still holds anything about the person."""
     result = await conn.execute(
         """DELETE FROM outbox WHERE topic = $1 AND published_at IS NOT NULL AND ($2::text IS NULL OR key = $2)""",
         topic,
-        str(user_id) if user_id else None,
+        key,
     )
     return int(result.split()[-1])
 

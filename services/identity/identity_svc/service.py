@@ -39,6 +39,7 @@ from lx_contracts import identity as ev
 from lx_contracts import topics
 from lx_platform import audit
 from lx_platform.outbox import enqueue
+from lx_platform.sealing import KEYRING
 
 SERVICE = "identity"
 
@@ -392,7 +393,7 @@ async def housekeeping(*, db: asyncpg.Pool, throttle: ThrottlePolicy) -> None:
     async with db.acquire() as conn:
         await repo.prune(conn, failure_window_s=throttle.window_s)
         # Normally the first service's confirmation removes it; this catches those no service confirmed.
-        await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, user_id=None)
+        await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, key=None)
 
 
 INVITATION_TTL = timedelta(days=30)
@@ -607,11 +608,12 @@ async def erase(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Erasure:
         if user.is_admin and await repo.count_admins(conn) <= 1:
             raise Conflict("You are the last admin; grant admin to someone else before deleting your account.")
         now = datetime.now(UTC)
-        await repo.erase_user(conn, user_id, email=user.email)
+        subject_key = await KEYRING.for_person(conn, user_id)
+        await repo.erase_user(conn, user_id, email=user.email, kid=subject_key.kid if subject_key else None)
         await audit.forget(conn, user_id)
         erasure = Erasure(requested_at=now, services=ERASURE_SERVICES, confirmed=(), completed_at=None)
         await repo.insert_erasure(conn, key, erasure)
-        await _emit(conn, topics.USER_ERASED, user_id, ev.UserErased(user_id=user_id, at=now))
+        await _emit(conn, topics.USER_ERASED, user_id, ev.UserErased(user_id=user_id, subject_hash=key, at=now))
     return erasure
 
 
@@ -625,7 +627,14 @@ async def erasure_confirmed(conn: asyncpg.Connection, *, user_id: uuid.UUID, ser
     if updated != erasure:
         await repo.save_erasure(conn, key, updated)
     # A service has read the erasure event, so it is on the broker: the outbox copy may go.
-    await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, user_id=user_id)
+    subject_key = await KEYRING.for_person(conn, user_id)
+    if subject_key is not None:
+        await repo.drop_published_erasure_events(conn, topics.USER_ERASED.name, key=str(subject_key.kid))
+    if updated.completed_at is not None:
+        # Every service is done: destroy the person's key, and with it every sealed field the topics, the
+        # dead-letter topics and any outbox still hold about them (ADR 15).
+        await conn.execute("SELECT keyvault.shred($1)", user_id)
+        KEYRING.forget(user_id)
 
 
 async def erasure_status(*, db: asyncpg.Pool, user_id: uuid.UUID) -> Erasure:

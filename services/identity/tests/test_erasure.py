@@ -18,7 +18,7 @@ from identity_svc.domain import ERASURE_SERVICES, subject_hash
 from lx_contracts import topics
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in
-from lx_devstack.testkit import envelope, events_once_published, produce, wait_until
+from lx_devstack.testkit import envelope, events_once_published, produce, read_all, wait_until
 from lx_platform.db import create_pool
 
 pytestmark = pytest.mark.integration
@@ -131,11 +131,17 @@ def test_erasing_my_account_deletes_it_and_stops_its_tokens(stack: Stack, gatewa
     assert all(topics.USER_ERASED.name in row for _, row in mentions(stack, person.id))
     assert mentions(stack, subject_hash(uuid.UUID(person.id)))[0][0] == "erasures"
 
+    # The event names the person by the hash in the clear (for the gateway, which keeps no keys) and by
+    # their id sealed with their own key, which identity destroys once every service has confirmed.
+    hashed = subject_hash(uuid.UUID(person.id))
     [erased] = events_once_published(
-        stack.bootstrap_servers, topics.USER_ERASED.name, lambda e: e["subject"] == person.id
+        stack.bootstrap_servers, topics.USER_ERASED.name, lambda e: e["data"].get("subject_hash") == hashed
     )
-    assert erased["data"]["user_id"] == person.id and "at" in erased["data"]
-    assert set(erased["data"]) == {"user_id", "at"}
+    assert set(erased["data"]) == {"user_id", "subject_hash", "at"}
+    records = asyncio.run(read_all(stack.bootstrap_servers, topics.USER_ERASED.name))
+    [wire] = [r for r in records if json.loads(r.value)["id"] == erased["id"]]  # type: ignore[attr-defined]
+    assert json.loads(wire.value)["data"]["user_id"].startswith("lx1.")  # type: ignore[attr-defined]
+    assert person.id.encode() not in wire.value + wire.key  # type: ignore[attr-defined]
 
     # Signing in with the old details fails exactly as a wrong password does.
     old = gateway.post("/api/v1/auth/token", json={"email": person.email, "password": person.password})

@@ -15,7 +15,7 @@ import pytest
 
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, make_organiser, register_and_sign_in, sign_in_admin
-from lx_devstack.testkit import events_once_published, read_all, wait_until
+from lx_devstack.testkit import events_once_published, opened, read_all, wait_until
 
 WITHINGTON = "E14001354"  # Manchester Withington
 CENTRAL = "E14001352"  # Manchester Central
@@ -80,7 +80,8 @@ class RequestsApi:
     def events(self, topic: str, request_id: str) -> list[dict[str, Any]]:
         """Every event on `topic` keyed by this request, in order."""
         records = asyncio.run(read_all(self.stack.bootstrap_servers, topic, timeout_s=15))
-        return [json.loads(r.value) for r in records if r.key == request_id.encode()]  # type: ignore[attr-defined]
+        mine = [json.loads(r.value) for r in records if r.key == request_id.encode()]  # type: ignore[attr-defined]
+        return asyncio.run(opened(mine))
 
     def wait_events(self, topic: str, request_id: str, count: int, timeout_s: float = 30) -> list[dict[str, Any]]:
         """The events about this request on `topic` once at least `count` have been published."""

@@ -16,7 +16,7 @@ import pytest
 
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in
-from lx_devstack.testkit import envelope, produce, read_all, wait_until
+from lx_devstack.testkit import envelope, opened, produce, read_all, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,8 @@ async def completions(stack: Stack, user_id: str, count: int) -> list[dict[str, 
 
     async def enough() -> bool:
         records = await read_all(stack.bootstrap_servers, COMPLETED, timeout_s=10)
-        found[:] = [json.loads(r.value) for r in records if r.key == user_id.encode()]  # type: ignore[attr-defined]
+        events = await opened([json.loads(r.value) for r in records])  # type: ignore[attr-defined]
+        found[:] = [e for e in events if e["subject"] == user_id]
         return len(found) >= count
 
     await wait_until(enough, timeout_s=30, what=f"{count} erasure confirmations")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from lx_devstack.stack import Stack
-from lx_devstack.testkit import envelope, produce, read_all, wait_until
+from lx_devstack.testkit import envelope, opened, produce, read_all, wait_until
 
 PROBLEM = "application/problem+json"
 SERVICE = "twitter-gateway"
@@ -84,14 +84,15 @@ class XWorld:
     # -- events ------------------------------------------------------------------------------
     def events(self, topic: str) -> list[dict[str, Any]]:
         records = asyncio.run(read_all(self.stack.bootstrap_servers, topic, timeout_s=15))
-        return [json.loads(r.value) for r in records]  # type: ignore[attr-defined]
+        return asyncio.run(opened([json.loads(r.value) for r in records]))  # type: ignore[attr-defined]
 
     def wait_events(self, topic: str, subject: str, *, count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
 
         async def check() -> bool:
             records = await read_all(self.stack.bootstrap_servers, topic, timeout_s=timeout_s)
-            found[:] = [e for e in (json.loads(r.value) for r in records) if e["subject"] == subject]  # type: ignore[attr-defined]
+            events = await opened([json.loads(r.value) for r in records])  # type: ignore[attr-defined]
+            found[:] = [e for e in events if e["subject"] == subject]
             return len(found) >= count
 
         asyncio.run(wait_until(check, timeout_s=timeout_s, what=f"{count} events on {topic} about {subject}"))
