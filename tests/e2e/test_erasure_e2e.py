@@ -1,23 +1,28 @@
-"""Erasure and export across every service: a person with data everywhere downloads it, erases their
-account, and every service confirms; moments later no service's tables hold their id, email or name,
-not even in the outbox rows that carried the erasure's own events (each service deletes those once
-they are published)."""
+"""Erasure and export across every service: a person with data everywhere (profile, requests, offers, a
+linked X account, even a dead-lettered event) downloads it, erases their account, and every service
+confirms; moments later no service's tables hold their id, email, name or X account, not even in the outbox
+rows that carried the erasure's own events; no message any topic retains (dead-letter topics included)
+holds them in a form anyone can read; and no log line names them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from lx_contracts import topics
 from lx_devstack.services import SERVICES
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in, sign_in_admin
-from lx_devstack.testkit import wait_until
+from lx_devstack.testkit import opened, produce, read_all, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -85,8 +90,78 @@ async def rows_mentioning(stack: Stack, needle: str) -> list[tuple[str, str, str
     return found
 
 
+def link_x(gateway: httpx.Client, fake_x: str, person: Person, username: str) -> None:
+    """Link an X account as the browser does: authorize, the fake X's consent page, allow, callback."""
+    r = gateway.get("/api/v1/auth/x/authorize", params={"mode": "link"}, headers=person.auth)
+    assert r.status_code == 302, r.text
+    params = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
+    with httpx.Client(base_url=fake_x, timeout=15.0) as x:
+        back = x.post("/i/oauth2/authorize", data={**params, "username": username, "decision": "allow"})
+        assert back.status_code == 302, back.text
+    query = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["location"]).query).items()}
+    linked = gateway.get("/api/v1/auth/x/callback", params=query)
+    assert linked.status_code == 200, linked.text
+    assert linked.json() == {"x_account": {"handle": username}}
+
+
+async def dead_letter_a_real_event(stack: Stack, person: Person) -> str:
+    """Put one of the person's own (sealed) events back on its topic with a required field missing, so that
+    the matcher dead-letters it: a dead-letter copy about them, with the error that made it."""
+    topic = topics.PROFILE_UPDATED.name
+    records = await read_all(stack.bootstrap_servers, topic, timeout_s=15)
+    wire = [json.loads(r.value) for r in records]  # type: ignore[attr-defined]
+    mine = [w for w, o in zip(wire, await opened(wire), strict=True) if o["data"].get("user_id") == person.id]
+    assert mine, "the person's profile-updated event is on its topic"
+    broken = {**mine[-1], "id": str(uuid.uuid4())}
+    broken["data"] = {k: v for k, v in broken["data"].items() if k != "travel_radius_km"}
+    await produce(stack.bootstrap_servers, topic, [json.dumps(broken).encode()], key=broken["subject"].encode())
+    found: list[Any] = []
+
+    async def dead_lettered() -> bool:
+        dead = await read_all(stack.bootstrap_servers, topics.PROFILE_UPDATED.dlq, timeout_s=10)
+        found[:] = [d for d in dead if json.loads(d.value)["id"] == broken["id"]]  # type: ignore[attr-defined]
+        return bool(found)
+
+    await wait_until(dead_lettered, timeout_s=60, what="the broken event in the dead-letter topic")
+    error = dict(found[0].headers)["dlq-error"].decode()
+    assert "travel_radius_km" in error and person.id not in error, error  # why, but never whose
+    return str(broken["id"])
+
+
+async def messages_mentioning(stack: Stack, needles: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(topic, needle, where) for every retained message of every topic on the broker whose key, value or a
+    header holds a needle, compared without case."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers)
+    await admin.start()
+    try:
+        names = sorted(await admin.list_topics())
+    finally:
+        await admin.close()
+    assert set(topics.all_topic_names(with_dlq=True)) <= set(names)
+    found = []
+    lowered = [(n, n.lower().encode()) for n in needles]
+    for name in names:
+        for record in await read_all(stack.bootstrap_servers, name, timeout_s=20):
+            parts = {"key": record.key or b"", "value": record.value or b""}  # type: ignore[attr-defined]
+            parts |= {f"header {k}": v for k, v in record.headers or ()}  # type: ignore[attr-defined]
+            found += [(name, n, where) for where, raw in parts.items() for n, low in lowered if low in raw.lower()]
+    return found
+
+
+def log_lines_mentioning(logs_dir: Path, needles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file, needle) for every log of the stack naming a needle. The fake X's own log is X's, not ours: X
+    knows its own users."""
+    found = []
+    for path in sorted(logs_dir.glob("*.log")):
+        if path.name == "fake-x.log":
+            continue
+        text = path.read_text("utf-8", errors="replace").lower()
+        found += [(path.name, n) for n in needles if n.lower() in text]
+    return found
+
+
 def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
-    stack: Stack, gateway: httpx.Client
+    stack: Stack, gateway: httpx.Client, fake_x: str
 ) -> None:
     admin = sign_in_admin(stack, gateway)
     tag = uuid.uuid4().hex[:8]
@@ -112,6 +187,9 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
     others_request = open_request(gateway, owner, f"Posters for the count {tag}")
     my_offer = offer(gateway, person, others_request)
     offer(gateway, helper, own_request)  # someone else's offer on my request
+    x_handle = f"vera_{tag}"
+    link_x(gateway, fake_x, person, x_handle)
+    dead_id = asyncio.run(dead_letter_a_real_event(stack, person))
 
     # -- export: every section, all of mine, none of the others' personal data --------------------------
     exported: dict[str, Any] = {}
@@ -170,6 +248,31 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
         asyncio.run(wait_until(nothing_left, timeout_s=30, what="no table to name the erased person"))
     except AssertionError as exc:
         raise AssertionError(f"{exc}; still held: {left[:5]}") from None
+
+    # Nor does any message the broker retains, on any topic, dead-letter topics included: what named them
+    # was sealed with their key, which identity destroyed when the last service confirmed. The dead-letter
+    # copy is still there, unreadable.
+    on_topics: list[tuple[str, str, str]] = []
+    wire_needles = (person.id, person.email, person.display_name, x_handle)
+
+    async def no_message_names_them() -> bool:
+        on_topics[:] = await messages_mentioning(stack, wire_needles)
+        return not on_topics
+
+    try:
+        asyncio.run(wait_until(no_message_names_them, timeout_s=30, what="no retained message to name them"))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still named: {on_topics[:5]}") from None
+    # (The search does read every topic: it finds the dead-letter copy by its event id.)
+    assert (topics.PROFILE_UPDATED.dlq, dead_id, "value") in asyncio.run(messages_mentioning(stack, (dead_id,)))
+    dead = asyncio.run(read_all(stack.bootstrap_servers, topics.PROFILE_UPDATED.dlq, timeout_s=10))
+    copy = [json.loads(d.value) for d in dead if json.loads(d.value)["id"] == dead_id]  # type: ignore[attr-defined]
+    assert copy and copy[0]["data"]["user_id"].startswith("lx1.")
+    assert asyncio.run(opened(copy))[0]["data"]["user_id"] == copy[0]["data"]["user_id"]  # no key opens it now
+
+    # And no service's log names them (the logs searched are every service's: each logged its start).
+    assert {f for f, _ in log_lines_mentioning(stack.logs_dir, ("started",))} >= {"identity.log", "matcher.log"}
+    assert log_lines_mentioning(stack.logs_dir, wire_needles) == []
 
     # The others carry on: the request they own still stands, my offer on it is gone, and
     # the request I owned stays, anonymous, for the campaign.
