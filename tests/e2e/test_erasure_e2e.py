@@ -148,13 +148,20 @@ async def messages_mentioning(stack: Stack, needles: tuple[str, ...]) -> list[tu
     return found
 
 
-def log_lines_mentioning(logs_dir: Path, needles: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(file, needle) for every log of the stack naming a needle. The fake X's own log is X's, not ours: X
-    knows its own users."""
+def stack_logs(stack: Stack) -> list[Path]:
+    """Every log the stack writes: each service's, the broker's, and the Postgres server's own. The fake X's
+    log is X's, not ours: X knows its own users."""
+    logs = [p for p in sorted(stack.logs_dir.glob("*.log")) if p.name != "fake-x.log"]
+    embedded = stack.postgres.embedded if stack.postgres else None
+    if embedded is not None:
+        logs.append(Path(embedded.pgdata) / "log")  # type: ignore[attr-defined]
+    return logs
+
+
+def log_lines_mentioning(logs: list[Path], needles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file, needle) for every log naming a needle, compared without case."""
     found = []
-    for path in sorted(logs_dir.glob("*.log")):
-        if path.name == "fake-x.log":
-            continue
+    for path in logs:
         text = path.read_text("utf-8", errors="replace").lower()
         found += [(path.name, n) for n in needles if n.lower() in text]
     return found
@@ -187,6 +194,17 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
     others_request = open_request(gateway, owner, f"Posters for the count {tag}")
     my_offer = offer(gateway, person, others_request)
     offer(gateway, helper, own_request)  # someone else's offer on my request
+    # Someone tries to register with their email: refused, and the database logs the collision.
+    taken = gateway.post(
+        "/api/v1/auth/register",
+        json={
+            "email": person.email,
+            "password": "another long enough password",
+            "display_name": "Someone Else",
+            "consents": {"terms": True, "discoverable": False, "contact_by_x": False},
+        },
+    )
+    assert taken.status_code == 409, taken.text
     x_handle = f"vera_{tag}"
     link_x(gateway, fake_x, person, x_handle)
     dead_id = asyncio.run(dead_letter_a_real_event(stack, person))
@@ -270,9 +288,13 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
     assert copy and copy[0]["data"]["user_id"].startswith("lx1.")
     assert asyncio.run(opened(copy))[0]["data"]["user_id"] == copy[0]["data"]["user_id"]  # no key opens it now
 
-    # And no service's log names them (the logs searched are every service's: each logged its start).
-    assert {f for f, _ in log_lines_mentioning(stack.logs_dir, ("started",))} >= {"identity.log", "matcher.log"}
-    assert log_lines_mentioning(stack.logs_dir, wire_needles) == []
+    # And no log names them: not a service's (each logged its start, so each was searched), nor the
+    # database server's, which logged the collision of their email without quoting it.
+    logs = stack_logs(stack)
+    assert {f for f, _ in log_lines_mentioning(logs, ("started",))} >= {"identity.log", "matcher.log"}
+    if stack.postgres is not None and stack.postgres.embedded is not None:
+        assert ("log", "duplicate key value") in log_lines_mentioning(logs, ("duplicate key value",))
+    assert log_lines_mentioning(logs, wire_needles) == []
 
     # The others carry on: the request they own still stands, my offer on it is gone, and
     # the request I owned stays, anonymous, for the campaign.

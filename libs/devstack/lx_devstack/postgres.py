@@ -104,6 +104,18 @@ async def _key_vault_schema(conn: asyncpg.Connection) -> None:
     await conn.execute("GRANT USAGE ON SCHEMA keyvault TO " + ", ".join(f'"{r}"' for r in others))
 
 
+async def _quiet_server_log(conn: asyncpg.Connection) -> None:
+    """The server log must not quote personal data: no DETAIL lines (a unique violation's DETAIL holds the
+    email that collided) and no bind parameters. As production sets it (deploy/k8s/base/postgres)."""
+    for name, value in (
+        ("log_error_verbosity", "terse"),
+        ("log_parameter_max_length", "0"),
+        ("log_parameter_max_length_on_error", "0"),
+    ):
+        await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    await conn.execute("SELECT pg_reload_conf()")
+
+
 async def bootstrap(pg: Postgres, secrets_dir: Path, *, use_passwords: bool) -> dict[str, str]:
     """Create the database, one login role and one schema per service, least privilege; return DSNs."""
     external = not pg.embedded
@@ -133,6 +145,8 @@ async def bootstrap(pg: Postgres, secrets_dir: Path, *, use_passwords: bool) -> 
             await conn.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM PUBLIC')
             await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
         await _key_vault_schema(conn)
+        if not external:
+            await _quiet_server_log(conn)
     finally:
         await conn.close()
     return {
