@@ -309,6 +309,33 @@ def test_organisers_deciding_on_someone_elses_offers_are_logged_with_both_people
     assert {"offer.accept", "offer.decline"} <= logged
 
 
+def test_organisers_editing_closing_and_inviting_on_someone_elses_request_are_logged(cast: Cast) -> None:
+    request_id = _open_request(cast.http, cast.owner, cast.code)
+    base = f"/api/v1/requests/{request_id}"
+    # The owner editing their own request is their own business.
+    assert cast.http.patch(base, headers=cast.owner.auth, json={"urgency": "low"}).status_code == 200
+    assert [r for r in audit_rows(cast.stack, "requests", cast.owner.id) if r["resource"] == request_id] == []
+
+    r = cast.http.patch(base, headers=cast.organiser.auth, json={"urgency": "high"})
+    assert r.status_code == 200, r.text
+    r = cast.http.post(f"{base}/invitations", headers=cast.organiser.auth, json={"user_id": cast.designer.id})
+    assert r.status_code == 201, r.text
+    invitation_id = r.json()["id"]
+    r = cast.http.post(f"{base}/close", headers=cast.organiser.auth, json={"outcome": "cancelled"})
+    assert r.status_code == 200, r.text
+
+    rows = audit_rows(cast.stack, "requests", cast.organiser.id)
+    by_action = {r["action"]: r for r in rows if r["resource"] in (request_id, invitation_id)}
+    assert set(by_action) == {"request.edit", "invitation.send", "request.cancelled"}
+    assert by_action["request.edit"]["subjects"] == [uuid.UUID(cast.owner.id)]
+    assert by_action["request.cancelled"]["subjects"] == [uuid.UUID(cast.owner.id)]
+    assert by_action["invitation.send"]["subjects"] == [uuid.UUID(cast.designer.id), uuid.UUID(cast.owner.id)]
+    assert by_action["invitation.send"]["route"] == "POST /api/v1/requests/{request_id}/invitations"
+    # The organiser is shown all three in what they accessed.
+    shown = {e["action"] for e in _access_log(cast, cast.organiser) if e["service"] == "requests"}
+    assert {"request.edit", "invitation.send", "request.cancelled"} <= shown
+
+
 def test_organisers_approving_and_rejecting_pending_requests_are_logged(cast: Cast) -> None:
     from lx_platform.db import create_pool
     from requests_svc import service

@@ -548,11 +548,15 @@ async def read_request(request_id: uuid.UUID, actor: Anyone, db: Db) -> RequestO
     tags=["requests"],
     responses=_responses(401, 403, 404, 409, 422),
 )
-async def edit_request(request_id: uuid.UUID, body: RequestPatch, actor: SignedIn, db: Db) -> RequestOut:
+async def edit_request(
+    request_id: uuid.UUID, body: RequestPatch, actor: SignedIn, db: Db, request: Request
+) -> RequestOut:
     """Owner, organiser of its constituency, or admin; only while open. The people needed for a skill cannot
     drop below those already accepted for it (422), and a skill with accepted people cannot be removed."""
     with _answers():
-        req = await service.edit_request(db=db, actor=actor, request_id=request_id, changes=body.changes())
+        req = await service.edit_request(
+            db=db, actor=actor, request_id=request_id, changes=body.changes(), who=_who(request, actor)
+        )
     return RequestOut.of(req)
 
 
@@ -563,10 +567,12 @@ async def edit_request(request_id: uuid.UUID, body: RequestPatch, actor: SignedI
     tags=["requests"],
     responses=_responses(401, 403, 404, 409, 422),
 )
-async def close_request(request_id: uuid.UUID, body: CloseIn, actor: SignedIn, db: Db) -> RequestOut:
+async def close_request(request_id: uuid.UUID, body: CloseIn, actor: SignedIn, db: Db, request: Request) -> RequestOut:
     """Owner, organiser or admin. `completed` from open or filled; `cancelled` from open, filled or pending."""
     with _answers():
-        req = await service.close_request(db=db, actor=actor, request_id=request_id, outcome=body.outcome)
+        req = await service.close_request(
+            db=db, actor=actor, request_id=request_id, outcome=body.outcome, who=_who(request, actor)
+        )
     return RequestOut.of(req)
 
 
@@ -705,11 +711,14 @@ async def withdraw_offer(request_id: uuid.UUID, offer_id: uuid.UUID, actor: Sign
     tags=["invitations"],
     responses=_responses(401, 403, 404, 409, 422),
 )
-async def invite(request_id: uuid.UUID, body: InvitationIn, actor: SignedIn, db: Db) -> InvitationOut:
+async def invite(request_id: uuid.UUID, body: InvitationIn, actor: SignedIn, db: Db, request: Request) -> InvitationOut:
     """Owner, organiser or admin, while the request is open. Not the owner, not an unknown person (422);
     each person once per request (409)."""
     with _answers():
-        return InvitationOut.of(await service.invite(db=db, actor=actor, request_id=request_id, user_id=body.user_id))
+        invitation = await service.invite(
+            db=db, actor=actor, request_id=request_id, user_id=body.user_id, who=_who(request, actor)
+        )
+    return InvitationOut.of(invitation)
 
 
 # -- mine --------------------------------------------------------------------------------------

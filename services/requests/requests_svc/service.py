@@ -198,7 +198,12 @@ async def my_requests(*, db: asyncpg.Pool, actor: Actor, after: Cursor | None, l
 
 
 async def edit_request(
-    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, changes: Mapping[str, Any]
+    *,
+    db: asyncpg.Pool,
+    actor: Actor,
+    request_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    who: audit.Access | None = None,
 ) -> HelpRequest:
     """Change an open request; emits `request-updated` once if anything changed."""
     async with db.acquire() as conn, conn.transaction():
@@ -208,15 +213,19 @@ async def edit_request(
         updated = domain.edit(req, actor, changes, known_skills=known, now=_now())
         if not domain.differs(req, updated):
             return req
+        await _audit(conn, who, "request.edit", req)
         await repo.update_request(conn, updated)
         await _emit_updated(conn, updated)
         return await _reload(conn, request_id)
 
 
-async def close_request(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, outcome: str) -> HelpRequest:
+async def close_request(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, outcome: str, who: audit.Access | None = None
+) -> HelpRequest:
     async with db.acquire() as conn, conn.transaction():
         req = await _visible(conn, request_id, actor, for_update=True)
         closed = domain.close(req, actor, outcome, now=_now())
+        await _audit(conn, who, f"request.{outcome}", req)
         await repo.update_request(conn, closed)
         assert closed.closed_at is not None
         await _emit(
@@ -491,7 +500,12 @@ async def my_offers(
 # -- invitations -------------------------------------------------------------------------------
 
 
-async def invite(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, user_id: uuid.UUID) -> Invitation:
+async def invite(
+    *, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, user_id: uuid.UUID, who: audit.Access | None = None
+) -> Invitation:
+    """Invite a supporter. An organiser or admin inviting to someone else's request goes in the audit log under
+    the invited person and the owner (the owner inviting from their own matches does not, as their viewing
+    the matches does not)."""
     async with db.acquire() as conn, conn.transaction():
         req = await _visible(conn, request_id, actor, for_update=True)
         name = await repo.display_name(conn, user_id)
@@ -501,6 +515,8 @@ async def invite(*, db: asyncpg.Pool, actor: Actor, request_id: uuid.UUID, user_
         if await repo.invitation_exists(conn, request_id=req.id, user_id=user_id):
             raise Conflict("This person is already invited to this request.")
         await repo.insert_invitation(conn, invitation)
+        if who is not None and req.created_by != who.actor:
+            await audit.record(conn, who, "invitation.send", [user_id, req.created_by], resource=str(invitation.id))
         await _emit(
             conn,
             topics.INVITATION_SENT,
