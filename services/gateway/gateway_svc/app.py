@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,6 +13,8 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway_svc import metrics
 from gateway_svc.breaker import CircuitBreaker, State
@@ -25,8 +27,10 @@ from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import Decision, RateLimiter
 from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
+from gateway_svc.tokens import VerifiedTokens
+from gateway_svc.upstream import UpstreamClients, UpstreamFailed
 from lx_contracts.topics import USER_ERASED
-from lx_platform.auth import Principal, TokenVerifier, optional_principal
+from lx_platform.auth import InvalidToken, Principal, TokenVerifier, bearer_token
 from lx_platform.http import ProblemError, problem
 from lx_platform.logging import request_id_var
 from lx_platform.runtime import create_plain_app
@@ -35,30 +39,37 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 
 # Headers that describe one hop, not the message; never forwarded (RFC 9110 §7.6.1).
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-}
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
 # Response headers the gateway writes itself (or that no longer describe the decoded body).
-UPSTREAM_ONLY = {"x-request-id", "content-encoding", "date", "server"}
+UPSTREAM_ONLY = frozenset({"x-request-id", "content-encoding", "date", "server"})
 # Headers clients may not set for themselves: the gateway sets them (or, the proxy key, keeps them).
 PROXY_KEY_HEADER = "x-lx-proxy-key"
-GATEWAY_SET = {
-    "x-request-id",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "forwarded",
-    PROXY_KEY_HEADER,
-}
+GATEWAY_SET = frozenset(
+    {
+        "x-request-id",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "forwarded",
+        PROXY_KEY_HEADER,
+    }
+)
+# Request headers never passed on, and response headers never passed back, as raw lower-case bytes.
+_NOT_FORWARDED = frozenset(h.encode() for h in HOP_BY_HOP | GATEWAY_SET)
+_NOT_RETURNED = frozenset(h.encode() for h in HOP_BY_HOP | UPSTREAM_ONLY)
 
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -78,25 +89,19 @@ DOCS_CSP = (
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
 
-    def new_client(connections: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
-            # Every connection is kept alive, and dropped before the services' uvicorn would close
-            # it (5 s idle), so a call never takes a connection the other end is closing.
-            limits=httpx.Limits(
-                max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=4.0
-            ),
-            follow_redirects=False,
-        )
-
-    # One client (pool) per upstream: one busy service cannot take another's connections, and each
-    # pool stays small (httpx's cost per call grows with the connections one pool holds). The
-    # gateway's own calls (signing keys, API descriptions) have a client of their own.
-    client = new_client(8)
-    upstream_clients = {name: new_client(settings.upstream_max_in_flight) for name in settings.upstreams}
+    # The gateway's own calls (signing keys, API descriptions) have a client of their own; the calls
+    # it passes on go through a session per upstream (gateway_svc/upstream.py).
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s),
+        limits=httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=4.0),
+        follow_redirects=False,
+    )
+    upstream_clients = UpstreamClients(settings.upstreams)
     verifier = TokenVerifier(
         jwks_url=settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience, client=client
     )
+    tokens = VerifiedTokens(verifier, max_entries=settings.verified_tokens_max)
+    metrics.VERIFIED_TOKENS.set_function(lambda: len(tokens))
     by_address = RateLimiter(
         per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
@@ -130,31 +135,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     }
     for name in breakers:
         metrics.BREAKER_STATE.labels(name).set(0)
-    # At most upstream_max_in_flight calls to each upstream, its pool's size: a call let through never
-    # waits for a pooled connection, and the excess is refused at once rather than queued.
+    # At most upstream_max_in_flight calls to each upstream: the excess is refused at once rather than
+    # queued. This is also the bound on each upstream's connections in use (its session has no other).
     bulkheads = {name: Bulkhead(name, limit=settings.upstream_max_in_flight) for name in settings.upstreams}
     for name, bulkhead in bulkheads.items():
         metrics.UPSTREAM_IN_FLIGHT.labels(name).set_function(lambda b=bulkhead: b.in_flight)
-    retiring: set[asyncio.Task[None]] = set()
-
-    def replace_pool(name: str, stale: httpx.AsyncClient) -> None:
-        """Swap in a new pool for `name`; the old one is closed once every call on it has surely ended."""
-        if upstream_clients[name] is not stale:
-            return  # another call has already replaced it
-        upstream_clients[name] = new_client(settings.upstream_max_in_flight)
-        metrics.UPSTREAM_POOL_REPLACED.labels(name).inc()
-        log.warning(
-            "upstream connection pool replaced: no connection free with calls below its size", extra={"upstream": name}
-        )
-
-        async def close_later() -> None:
-            await asyncio.sleep(max(settings.bulk_upstream_timeout_s, settings.upstream_timeout_s) + 5)
-            await stale.aclose()
-
-        task = asyncio.create_task(close_later(), name=f"close-old-pool-{name}")
-        retiring.add(task)
-        task.add_done_callback(retiring.discard)
-
     openapi = MergedOpenAPI(client, settings.upstreams)
     # Tokens of erased people stay refused until they would have expired anyway (+1 minute of skew).
     erased = ErasedUsers(keep_s=settings.access_token_ttl_s + 60, max_entries=settings.erased_users_max)
@@ -179,10 +164,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(following, timeout=5)
             await client.aclose()
-            for task in list(retiring):
-                task.cancel()
-            for upstream_client in upstream_clients.values():
-                await upstream_client.aclose()
+            await upstream_clients.aclose()
 
     app = create_plain_app(
         name="gateway", log_level=settings.log_level, max_body_bytes=settings.max_body_bytes, lifespan=lifespan
@@ -199,6 +181,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         ),
     )
     app.state.token_verifier = verifier
+    app.state.verified_tokens = tokens
     app.state.breakers = breakers
     app.state.upstream_clients = upstream_clients
     app.state.rate_limiters = {"address": by_address, "user": by_user}
@@ -218,6 +201,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/api/docs/init.js", include_in_schema=False)
     async def docs_init() -> Response:
         return Response(docs_init_js, media_type="text/javascript")
+
+    async def optional_principal(request: Request) -> Principal | None:
+        """As lx_platform.auth.optional_principal, with tokens verified recently remembered."""
+        token = bearer_token(request)
+        if token is None:
+            return None
+        try:
+            return await tokens.verify(token)
+        except InvalidToken as exc:
+            raise ProblemError(
+                401,
+                "The access token is invalid or expired.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from exc
 
     def client_address(request: Request) -> str:
         peer = request.client.host if request.client else "unknown"
@@ -247,10 +244,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             headers={"Retry-After": "1"},
         )
 
-    @app.api_route(
-        "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
-    )
-    async def proxy(request: Request, path: str) -> Response:
+    async def forward(request: Request) -> Response:
         target = route(request.url.path)
         if target is None:
             return problem(404, "Nothing lives at this address.")
@@ -300,7 +294,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 headers={"Retry-After": str(wait)},
             )
 
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | GATEWAY_SET]
+        # ASGI header names are lower-case bytes.
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k not in _NOT_FORWARDED
+        ]
         headers += [
             ("x-request-id", request_id_var.get() or ""),
             ("x-forwarded-for", client_ip),
@@ -324,40 +321,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             breaker.abandon()
             metrics.UPSTREAM_BUSY.labels(service).inc()
             return busy(service)
-        upstream_client = upstream_clients[service]
         verdict = False
         try:
-            answer = await upstream_client.request(
-                request.method,
-                url,
-                headers=headers,
-                content=body,
-                timeout=httpx.Timeout(read_s, connect=connect_s, pool=connect_s),
+            answer = await upstream_clients.call(
+                service, request.method, url, headers=headers, body=body, connect_s=connect_s, read_s=read_s
             )
             verdict = True
             breaker.success()
-        except httpx.PoolTimeout:
-            # No pooled connection although fewer calls than the pool's size are in flight: its
-            # connections are held by calls that no longer exist (httpcore can lose one when a call is
-            # cancelled or times out just as a new connection is handed to it). Not the upstream's
-            # failure: this call is answered busy and the pool is replaced, so nothing of an overload
-            # outlives it.
-            metrics.UPSTREAM_BUSY.labels(service).inc()
-            replace_pool(service, upstream_client)
-            return busy(service)
-        except httpx.TimeoutException as exc:
+        except UpstreamFailed as exc:
             verdict = True
             breaker.failure()
-            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
-            metrics.UPSTREAM_FAILURES.labels(service, kind).inc()
-            log.warning("upstream timed out", extra={"upstream": service, "kind": kind})
-            return problem(504, f"The {service} service did not answer in time. Try again.")
-        except httpx.HTTPError as exc:
-            verdict = True
-            breaker.failure()
-            kind = "connect" if isinstance(exc, httpx.ConnectError) else "error"
-            metrics.UPSTREAM_FAILURES.labels(service, kind).inc()
-            log.warning("upstream unreachable", extra={"upstream": service, "error": type(exc).__name__})
+            metrics.UPSTREAM_FAILURES.labels(service, exc.kind).inc()
+            if exc.timed_out:
+                log.warning("upstream timed out", extra={"upstream": service, "kind": exc.kind})
+                return problem(504, f"The {service} service did not answer in time. Try again.")
+            log.warning("upstream unreachable", extra={"upstream": service, "error": exc.error})
             return problem(
                 503, f"The {service} service is not answering. Try again shortly.", headers={"Retry-After": "5"}
             )
@@ -367,13 +345,56 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 # Cancelled (the client left) or the gateway was busy: no word on the upstream.
                 breaker.abandon()
         request.scope["lx_upstream"] = service
-        out = Response(content=answer.content, status_code=answer.status_code)
-        for key, value in answer.headers.multi_items():
-            # httpx has already decoded the body, so its content-encoding no longer applies.
-            if key.lower() not in HOP_BY_HOP | UPSTREAM_ONLY:
-                out.headers.append(key, value)
+        out = Response(content=answer.body, status_code=answer.status)
+        # The body is already decoded, so the upstream's content-encoding no longer applies.
+        out.raw_headers.extend((k.lower(), v) for k, v in answer.headers if k.lower() not in _NOT_RETURNED)
         for key, value in decision.headers().items():
             out.headers[key] = value
         return out
 
+    # Paths of the gateway's own routes go through FastAPI's routing (so do methods they do not allow);
+    # every other call goes straight to `forward`, which is the most of the gateway's work.
+    @app.api_route(
+        "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+    )
+    async def proxy(request: Request, path: str) -> Response:
+        return await forward(request)
+
+    own_paths = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/init.js", "/healthz", "/readyz", "/metrics"})
+    # Innermost of the middleware (inside the request ids, limits and edge rules), outside FastAPI's routing.
+    app.user_middleware.append(
+        Middleware(
+            ProxyFirst,
+            forward=forward,
+            own=lambda path: path in own_paths or path.startswith("/api/docs/assets/"),
+        )
+    )
     return app
+
+
+class ProxyFirst:
+    """Hands the calls the gateway passes on to `forward` without FastAPI's routing, dependency
+    resolution and exception middleware (about a quarter of the gateway's CPU per call); a
+    ProblemError (a refused token) is answered as FastAPI's handler would."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        forward: Callable[[Request], Awaitable[Response]],
+        own: Callable[[str], bool],
+    ) -> None:
+        self.app = app
+        self.forward = forward
+        self.own = own
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.own(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await self.forward(request)
+        except ProblemError as exc:
+            response = problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
+        await response(scope, receive, send)

@@ -22,13 +22,11 @@ UPSTREAM_IN_FLIGHT = Gauge("lx_gateway_upstream_in_flight", "Calls in flight to 
 UPSTREAM_BUSY = Counter(
     "lx_gateway_upstream_busy_total",
     "Calls answered 503 at once because the gateway already had its most calls in flight to the upstream "
-    "(or found no free pooled connection): the gateway's congestion, not counted against the upstream",
+    "(the gateway's congestion, not counted against the upstream)",
     ["upstream"],
 )
-UPSTREAM_POOL_REPLACED = Counter(
-    "lx_gateway_upstream_pool_replaced_total",
-    "Times an upstream's connection pool was replaced because its connections were held by no call",
-    ["upstream"],
+VERIFIED_TOKENS = Gauge(
+    "lx_gateway_verified_tokens", "Access tokens remembered as verified until they expire (gateway_svc/tokens.py)"
 )
 RATE_LIMITED = Counter(
     "lx_gateway_rate_limited_total", "Requests answered 429, by bucket kind (user, address)", ["scope"]

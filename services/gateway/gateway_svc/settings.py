@@ -138,7 +138,13 @@ class GatewaySettings(BaseSettings):
     upstream_max_in_flight: int = Field(
         default=32,
         ge=1,
-        description="Calls in flight to one upstream at most; its connection pool (all kept alive) has as many.",
+        description="Calls in flight to one upstream at most, and so connections in use to it (kept alive when idle).",
+    )
+    verified_tokens_max: int = Field(
+        default=10_000,
+        ge=1,
+        description="Access tokens remembered as verified until they expire (about 1 KB each), so a person's "
+        "next calls skip the signature check; past it the least recently used is forgotten.",
     )
     breaker_failure_threshold: int = Field(
         default=5, ge=1, description="Failures in a row (refused, reset, timed out) that open an upstream's breaker."

@@ -253,3 +253,33 @@ async def test_overlong_addresses_and_headers_are_refused_as_problems(upstream: 
         assert big.status_code == 431 and big.json()["status"] == 431
         assert (await c.get("/api/v1/skills?q=" + "a" * 400)).status_code == 200
     assert len(state.seen) == 1
+
+
+async def test_cookies_an_upstream_sets_reach_only_that_caller_and_are_never_sent_for_the_next(
+    upstream: Any, make_gateway: Any
+) -> None:
+    url, state = upstream
+    app = make_gateway(url)
+    async with client(app) as first:
+        answer = await first.get("/requests", headers={"X-Answer-Set-Cookie": "lx_session=someone; Path=/; HttpOnly"})
+        assert answer.headers["set-cookie"].startswith("lx_session=someone")
+    async with client(app) as second:
+        await second.get("/requests")
+        await second.get("/api/v1/skills")
+    assert all("cookie" not in seen for seen in state.seen), "the gateway keeps no cookie jar of its own"
+
+
+async def test_the_path_query_and_body_reach_the_upstream_as_sent(upstream: Any, make_gateway: Any) -> None:
+    url, state = upstream
+    app = make_gateway(url)
+    async with client(app) as c:
+        answer = await c.get("/api/v1/skills/a%20b%2Fc?q=caf%C3%A9&x=1+2&empty=")
+        assert answer.status_code == 200
+        assert answer.json()["path"] == "/api/v1/skills/a b/c"
+        posted = await c.post(
+            "/api/v1/requests", content=b'{"title": "x"}', headers={"Content-Type": "application/json"}
+        )
+        assert posted.status_code == 200
+        bare = await c.post("/api/v1/requests", content=b"{}")
+    assert state.seen[-2]["content-type"] == "application/json" and state.seen[-2]["content-length"] == "14"
+    assert "content-type" not in state.seen[-1], "no content type is made up for a body sent without one"

@@ -123,7 +123,7 @@ async def test_a_slow_upload_holds_no_place_of_the_upstreams(upstream: Any, make
     assert len(state.seen) == 2
 
 
-async def test_a_pool_whose_connections_no_call_holds_is_replaced_and_not_blamed_on_the_upstream(
+async def test_connections_held_by_no_call_of_the_gateway_never_block_its_calls(
     upstream: Any, make_gateway: Any
 ) -> None:
     url, state = upstream
@@ -134,25 +134,27 @@ async def test_a_pool_whose_connections_no_call_holds_is_replaced_and_not_blamed
         breaker_failure_threshold=1,
         **NO_RATE_LIMIT,
     )
-    stale = app.state.upstream_clients["skills"]
+    session = app.state.upstream_clients.session("skills")
     state.delay_s = 3.0
-    # Both connections of the pool taken by calls that are not the gateway's: as if lost by calls
-    # that ended without giving them back.
-    holders = [asyncio.create_task(stale.get(url + "/held")) for _ in range(2)]
+
+    async def held() -> int:
+        async with session.get(url + "/held") as answer:
+            return answer.status
+
+    # As many connections of the upstream's session as the bound taken by calls that are not the
+    # gateway's: as if lost by calls that ended without giving them back. The session has no pool
+    # limit of its own (the bulkhead is the bound), so the gateway's calls never wait for them.
+    holders = [asyncio.create_task(held()) for _ in range(2)]
 
     async def both_taken() -> bool:
         return len(state.seen) == 2
 
-    await wait_until(both_taken, timeout_s=5, what="the pool's connections to be taken")
+    await wait_until(both_taken, timeout_s=5, what="the session's connections to be taken")
     state.delay_s = 0.0
-    replaced_before = counted("lx_gateway_upstream_pool_replaced_total", upstream="skills")
     async with client(app) as c:
         started = time.monotonic()
-        busy = await c.get("/api/v1/skills")
-        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        answers = await asyncio.gather(c.get("/api/v1/skills"), c.get("/api/v1/skills"))
+        assert [a.status_code for a in answers] == [200, 200]
         assert time.monotonic() - started < 1.0
-        assert (await c.get("/api/v1/skills")).status_code == 200, "a new pool answers the next call"
-    assert app.state.upstream_clients["skills"] is not stale
     assert app.state.breakers["skills"].state.name == "CLOSED"
-    assert counted("lx_gateway_upstream_pool_replaced_total", upstream="skills") - replaced_before == 1
-    assert [(await h).status_code for h in holders] == [200, 200], "calls on the old pool still finish"
+    assert [await h for h in holders] == [200, 200], "the other calls still finish"
