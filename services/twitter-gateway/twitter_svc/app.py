@@ -17,6 +17,7 @@ from twitter_svc.api import internal_router, router
 from twitter_svc.crypto import TokenBox, TokenBoxError
 from twitter_svc.domain import AdminSettings, normalise_hashtags
 from twitter_svc.loops import Compliance, Ingestor, Sender
+from twitter_svc.reseal import reseal
 from twitter_svc.service import Deps
 from twitter_svc.settings import TwitterSettings
 from twitter_svc.xapi import XApi
@@ -100,6 +101,12 @@ def create_app(settings: TwitterSettings | None = None) -> FastAPI:
 
         # Outbox rows that name an erased person go once published.
         rt.every(settings.erasure_sweep_interval_s, "erasure-outbox-sweep", sweep)
+
+        async def move_to_current_key() -> None:
+            await reseal(rt.pool, deps.box)
+
+        # After a token-key rotation, stored tokens move to the new key (docs/operations.md, "Rotate keys").
+        rt.every(settings.reseal_interval_s, "token-reseal", move_to_current_key)
         log.info("X loops started", extra={"x_configured": deps.x is not None})
 
     app = runtime.create_app(

@@ -65,6 +65,11 @@ class TwitterSettings(ServiceSettings):
     erasure_sweep_interval_s: float = Field(
         default=1.0, gt=0, description="How often outbox rows naming an erased person are deleted once published."
     )
+    reseal_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often stored tokens still sealed with an older token key are moved to the current one.",
+    )
     loop_tick_s: float = Field(
         default=1.0, gt=0, description="How often the loops look whether work is due (cheap when none is)."
     )
