@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from web_svc.access_log import people_text
 from web_svc.apiclient import ApiClient
 from web_svc.session import Session
 
@@ -53,6 +54,7 @@ def make_environment(time_zone: str) -> Environment:
     zone = ZoneInfo(time_zone)
     env.filters["fid"] = lambda name: str(name).replace(".", "-").replace("_", "-")
     env.filters["when"] = lambda value: format_time(value, zone)
+    env.filters["people"] = people_text
     return env
 
 
