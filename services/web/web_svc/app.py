@@ -14,7 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lx_platform.runtime import create_plain_app
-from web_svc import pages_account, pages_admin, pages_me, pages_organise, pages_profile, pages_requests, pwa
+from web_svc import (
+    pages_access_log,
+    pages_account,
+    pages_admin,
+    pages_me,
+    pages_organise,
+    pages_profile,
+    pages_requests,
+    pwa,
+)
 from web_svc.apiclient import ApiClient, ApiUnavailable
 from web_svc.session import CsrfRejected, Session, SignInNeeded, login_url
 from web_svc.settings import WebSettings
@@ -152,5 +161,6 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.include_router(pages_profile.router)
     app.include_router(pages_organise.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_access_log.router)
     app.include_router(pwa.router)
     return app
