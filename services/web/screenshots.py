@@ -298,6 +298,12 @@ def seed(stack: Stack, api: httpx.Client) -> Campaign:
         )
 
     wait("the figures", counted)
+    # The organiser looks for supporters in their seat and at a request's matches: their access log shows both.
+    ok(api.get("/api/v1/supporters", params={"constituency": code["withington"]}, headers=organiser.auth))
+    wait(
+        "the organiser to see the leaflet's matches",
+        lambda: api.get(f"/api/v1/requests/{leaflet}/matches", headers=organiser.auth).status_code == 200,
+    )
     log("matches and figures are in")
     return Campaign(admin, organiser, owner, people["priya"], phone_bank, x_tokens)
 
@@ -329,6 +335,7 @@ def photograph(stack: Stack, campaign: Campaign, csv: Path) -> None:
         (campaign.priya, "/me/commitments", "commitments"),
         (campaign.priya, "/me/account", "account"),
         (campaign.organiser, f"/organise/{withington}", "organise"),
+        (campaign.organiser, "/account/access-log", "access-log"),
         (campaign.admin, "/national", "national"),
         (campaign.admin, f"/admin?email={campaign.organiser.email}", "admin"),
         (campaign.x_tokens, "/me/terms", "terms"),
