@@ -335,7 +335,7 @@ def photograph(stack: Stack, campaign: Campaign, csv: Path) -> None:
         (campaign.priya, "/me/commitments", "commitments"),
         (campaign.priya, "/me/account", "account"),
         (campaign.organiser, f"/organise/{withington}", "organise"),
-        (campaign.organiser, "/account/access-log", "access-log"),
+        (campaign.organiser, "/me/account/access-log", "access-log"),
         (campaign.admin, "/national", "national"),
         (campaign.admin, f"/admin?email={campaign.organiser.email}", "admin"),
         (campaign.x_tokens, "/me/terms", "terms"),

@@ -100,7 +100,7 @@ def test_an_organiser_sees_their_supporter_searches_newest_first_and_pages_with_
     assert searched.supporter.id not in page.content()
 
     page.get_by_role("link", name="More").click()
-    expect(page).to_have_url(re.compile(r"/account/access-log\?cursor="))
+    expect(page).to_have_url(re.compile(r"/me/account/access-log\?cursor="))
     expect(page.locator("#access-log > li")).to_have_count(searched.searches - 20)
     expect(page.get_by_role("link", name="More")).to_have_count(0)
     assert searched.supporter.id not in page.content()
@@ -153,14 +153,14 @@ def test_an_admin_reads_someone_elses_log_and_a_bad_id_gets_a_field_error(  # ty
     assert searched.supporter.id not in page.content()
 
     # The admin's own log has their user searches and role grants (made organiser above), each counted.
-    page.goto("/account/access-log")
+    page.goto("/me/account/access-log")
     expect(page.locator("#access-log")).to_contain_text("Granted a role")
     assert searched.organiser.id not in page.content()
 
 
 def test_the_access_log_is_not_reachable_signed_out(web_url: str, searched: Searched) -> None:
     with httpx.Client(base_url=web_url, timeout=15.0) as browser:
-        for path in ("/account/access-log", f"/admin/access-log?actor={searched.organiser.id}"):
+        for path in ("/me/account/access-log", f"/admin/access-log?actor={searched.organiser.id}"):
             r = browser.get(path)
             assert r.status_code == 303, (path, r.status_code)
             location = httpx.URL(r.headers["location"])

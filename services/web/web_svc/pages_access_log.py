@@ -47,7 +47,7 @@ def _forbidden(request: Request) -> Response:
     )
 
 
-@router.get("/account/access-log")
+@router.get("/me/account/access-log")
 async def my_access_log(request: Request) -> Response:
     s = session_of(request)
     params = {"limit": str(PAGE_SIZE)}
@@ -63,7 +63,7 @@ async def my_access_log(request: Request) -> Response:
         admin_view=False,
         entries=access_log.entries_of(result.body),
         later_page=bool(cursor),
-        next_url=f"/account/access-log?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
+        next_url=f"/me/account/access-log?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
     )
 
 
