@@ -15,7 +15,6 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import create_model
@@ -26,7 +25,7 @@ from lx_platform.auth import TokenVerifier
 from lx_platform.consumer import EventConsumer
 from lx_platform.db import UNAVAILABLE, create_pool, unavailable
 from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem, use_problem_json_in_openapi
-from lx_platform.kafka import make_producer
+from lx_platform.kafka import ServiceKafkaBroker, make_producer
 from lx_platform.logging import configure_logging
 from lx_platform.migrations import apply_migrations
 from lx_platform.outbox import OutboxRelay
@@ -51,13 +50,14 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self.migrations_dir = migrations_dir
-        self.broker = KafkaBroker(
+        self.broker = ServiceKafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=name,
             acks="all",
             enable_idempotence=settings.kafka_idempotent_producer,
             logger=logging.getLogger("faststream"),
             log_level=logging.DEBUG,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         )
         self.events = EventConsumer(broker=self.broker, group_id=name)
         # Declared so the AsyncAPI document shows what this service emits (the relay does the sending).

@@ -24,6 +24,14 @@ class ServiceSettings(BaseSettings):
     kafka_idempotent_producer: bool = Field(
         default=False, description="On for Apache Kafka; the embedded dev broker does not support it."
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=500,
+        description="How long the broker may hold a consumer's fetch while no records are there: about the most "
+        "a new event waits to be read (the dev broker answers a held fetch only when it ends; see "
+        "lx_platform.kafka.ServiceKafkaBroker), against CPU spent on empty fetches while idle.",
+    )
     outbox_retention_hours: float = 24 * 7
     outbox_batch_size: int = 500
     jwks_url: str = "http://127.0.0.1:8101/api/v1/auth/jwks.json"
