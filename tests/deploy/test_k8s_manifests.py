@@ -60,6 +60,8 @@ def test_every_service_has_its_deployment_service_account_and_migration_job(over
         assert env[f"{spec.env_prefix}HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
         assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        if spec.schema or spec is GATEWAY:
+            assert_kafka_client(objs, deployment, spec.name, spec.env_prefix)
         if spec.schema:
             assert env[f"{spec.env_prefix}DATABASE_URL"]["value"].startswith(f"postgresql://{spec.role}@")
             assert env[f"{spec.env_prefix}KAFKA_IDEMPOTENT_PRODUCER"]["value"] == "true"
@@ -73,6 +75,73 @@ def test_every_service_has_its_deployment_service_account_and_migration_job(over
             (line,) = [x for x in script.splitlines() if x.startswith(f"from {spec.module}.settings import ")]
             settings = importlib.import_module(f"{spec.module}.settings")
             assert getattr(settings, line.rsplit(" ", 1)[1]).model_config["env_prefix"] == spec.env_prefix
+
+
+def assert_kafka_client(objs: list[dict[str, Any]], deployment: dict[str, Any], user: str, prefix: str) -> None:
+    """The service reaches Kafka on the TLS listener as its own KafkaUser, trusting the cluster CA."""
+    pod = deployment["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"]["value"] == "lx-kafka-bootstrap:9093"
+    assert env[f"{prefix}KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env[f"{prefix}KAFKA_SASL_USERNAME"]["value"] == user
+    find(objs, "KafkaUser", user)
+    assert env[f"{prefix}KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"lx-kafka-user-{user}",
+        "key": "password",
+    }
+    assert env[f"{prefix}KAFKA_SSL_CAFILE"]["value"] == "/etc/lx/kafka-ca/ca.crt"
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "kafka-ca"]
+    assert mount == {"name": "kafka-ca", "mountPath": "/etc/lx/kafka-ca", "readOnly": True}
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+    assert volume["secret"] == {"secretName": "lx-cluster-ca-cert", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_listens_only_with_tls_and_scram_and_authorizes_every_call(overlay: str) -> None:
+    objs = rendered(overlay)
+    kafka = find(objs, "Kafka", "lx")["spec"]
+    (listener,) = kafka["kafka"]["listeners"]
+    assert (listener["port"], listener["type"], listener["tls"]) == (9093, "internal", True)
+    assert listener["authentication"] == {"type": "scram-sha-512"}
+    assert kafka["kafka"]["authorization"] == {"type": "simple"}
+    (pods, keda) = listener["networkPolicyPeers"]
+    (names,) = pods["podSelector"]["matchExpressions"]
+    assert sorted(names["values"]) == sorted([*(s.name for s in SERVICES if s.schema), GATEWAY.name])
+    assert keda == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+    # The User Operator makes each KafkaUser's credentials, in Secrets the Deployments reference.
+    assert kafka["entityOperator"]["userOperator"]["secretPrefix"] == "lx-kafka-user-"
+    # Nothing is allowed to the old plain port any more; every Kafka flow is on 9093.
+    kafka_ports = set()
+    for policy_obj in (o for o in objs if o["kind"] == "NetworkPolicy"):
+        spec = policy_obj["spec"]
+        rules = [*(spec.get("ingress") or []), *(spec.get("egress") or [])]
+        for rule in rules:
+            peers = [*(rule.get("to") or []), *(rule.get("from") or [])]
+            kafka_peer = any("strimzi.io/cluster" in str(p) for p in peers) or policy_obj["metadata"]["name"] == "kafka"
+            for port in rule.get("ports") or []:
+                if kafka_peer and port["port"] in (9092, 9093):
+                    kafka_ports.add(port["port"])
+    assert kafka_ports == {9093}
+
+
+def test_keda_reads_lag_as_its_own_user_over_tls() -> None:
+    objs = rendered("prod")
+    auth = find(objs, "TriggerAuthentication", "kafka-lag")["spec"]
+    config = find(objs, "ConfigMap", "lx-keda-kafka")["data"]
+    by_parameter = {r["parameter"]: r for r in auth["configMapTargetRef"]}
+    assert {p: config[r["key"]] for p, r in by_parameter.items()} == {
+        "sasl": "scram_sha512",
+        "tls": "enable",
+        "username": "keda",
+    }
+    secrets = {r["parameter"]: (r["name"], r["key"]) for r in auth["secretTargetRef"]}
+    assert secrets == {"password": ("lx-kafka-user-keda", "password"), "ca": ("lx-cluster-ca-cert", "ca.crt")}
+    find(objs, "KafkaUser", "keda")
+    for scaled in (o for o in objs if o["kind"] == "ScaledObject"):
+        (lag,) = [t for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
+        assert lag["authenticationRef"] == {"name": "kafka-lag"}
+        assert lag["metadata"]["bootstrapServers"] == "lx-kafka-bootstrap.labour-exchange.svc:9093"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -302,3 +302,93 @@ def test_structural_schemas_follow_the_api_server() -> None:
             "c": {"type": "object", "properties": {"d": {}}},
         },
     }
+
+
+# -- Kafka clients authenticate ------------------------------------------------------------------
+
+
+def with_kafka() -> Objs:
+    """The good set, with the matcher talking to Kafka as its KafkaUser over TLS and KEDA reading its lag."""
+    objs = good()
+    c = container(objs)
+    c["env"] += [
+        {"name": "MATCHER_KAFKA_BOOTSTRAP_SERVERS", "value": "lx-kafka-bootstrap:9093"},
+        {"name": "MATCHER_KAFKA_SECURITY_PROTOCOL", "value": "SASL_SSL"},
+        {"name": "MATCHER_KAFKA_SASL_USERNAME", "value": "matcher"},
+        {
+            "name": "MATCHER_KAFKA_SASL_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "lx-kafka-user-matcher", "key": "password"}},
+        },
+        {"name": "MATCHER_KAFKA_SSL_CAFILE", "value": "/etc/lx/kafka-ca/ca.crt"},
+    ]
+    c["volumeMounts"] = [{"name": "kafka-ca", "mountPath": "/etc/lx/kafka-ca", "readOnly": True}]
+    objs["deployment"]["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "kafka-ca", "secret": {"secretName": "lx-cluster-ca-cert"}}
+    ]
+    objs["user"] = {"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaUser", "metadata": {"name": "matcher"}}
+    objs["auth"] = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "kafka-lag"},
+    }
+    objs["scaler"]["spec"]["triggers"] = [
+        {"type": "kafka", "name": "consumer-lag", "authenticationRef": {"name": "kafka-lag"}, "metadata": {}}
+    ]
+    return objs
+
+
+def _env(o: Objs, name: str) -> dict[str, Any]:
+    (e,) = [e for e in container(o)["env"] if e["name"] == name]
+    return e
+
+
+def _plain_port(o: Objs) -> None:
+    _env(o, "MATCHER_KAFKA_BOOTSTRAP_SERVERS")["value"] = "lx-kafka-bootstrap:9092"
+
+
+def _plaintext(o: Objs) -> None:
+    _env(o, "MATCHER_KAFKA_SECURITY_PROTOCOL")["value"] = "PLAINTEXT"
+
+
+def _unknown_user(o: Objs) -> None:
+    del o["user"]
+
+
+def _someone_elses_password(o: Objs) -> None:
+    _env(o, "MATCHER_KAFKA_SASL_PASSWORD")["valueFrom"]["secretKeyRef"]["name"] = "lx-kafka-user-identity"
+
+
+def _ca_not_mounted(o: Objs) -> None:
+    container(o)["volumeMounts"] = []
+
+
+def _ca_writable(o: Objs) -> None:
+    container(o)["volumeMounts"][0]["readOnly"] = False
+
+
+def _lag_without_auth(o: Objs) -> None:
+    del o["scaler"]["spec"]["triggers"][0]["authenticationRef"]
+
+
+def test_a_kafka_client_as_its_user_over_tls_has_no_findings() -> None:
+    assert policy.check(with_kafka().values()) == []
+
+
+@pytest.mark.parametrize(
+    ("breakage", "finding"),
+    [
+        (_plain_port, "MATCHER_KAFKA_BOOTSTRAP_SERVERS is not the TLS listener (port 9093)"),
+        (_plaintext, "MATCHER_KAFKA_SECURITY_PROTOCOL is not SASL_SSL"),
+        (_unknown_user, "MATCHER_KAFKA_SASL_USERNAME 'matcher' is not a KafkaUser"),
+        (_someone_elses_password, "MATCHER_KAFKA_SASL_PASSWORD is not the password of lx-kafka-user-matcher"),
+        (_ca_not_mounted, "MATCHER_KAFKA_SSL_CAFILE is not in a read-only mount of lx-cluster-ca-cert"),
+        (_ca_writable, "MATCHER_KAFKA_SSL_CAFILE is not in a read-only mount of lx-cluster-ca-cert"),
+        (_lag_without_auth, "ScaledObject/matcher: kafka trigger consumer-lag has no TriggerAuthentication"),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_the_kafka_rules_catch_a_breakage(breakage: Callable[[Objs], None], finding: str) -> None:
+    objs = copy.deepcopy(with_kafka())
+    breakage(objs)
+    findings = policy.check(objs.values())
+    assert any(finding in f for f in findings), findings

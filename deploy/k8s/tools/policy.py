@@ -7,6 +7,9 @@
   scaled by exactly one HorizontalPodAutoscaler or KEDA ScaledObject;
 - the namespace denies all traffic by default;
 - every KafkaTopic that is not a dead-letter topic has its dead-letter topic (`<topic>.dlq`);
+- every container that talks to Kafka does so over SASL_SSL on the TLS listener as a KafkaUser that exists,
+  with that user's password from the Secret the User Operator makes and the cluster CA mounted read-only;
+  every KEDA kafka trigger authenticates through a TriggerAuthentication that exists;
 - secrets are referenced, never written: no Secret objects, no literal values of secret-looking variables,
   no password in a database URL.
 """
@@ -177,6 +180,60 @@ def check_topics(objs: list[Manifest]) -> Iterator[str]:
             yield f"KafkaTopic {topic}: no dead-letter topic {topic + DLQ_SUFFIX}"
 
 
+KAFKA_PORT = "9093"
+KAFKA_USER_SECRET_PREFIX = "lx-kafka-user-"  # noqa: S105 - a Secret's name
+KAFKA_CA_SECRET = "lx-cluster-ca-cert"  # noqa: S105 - a Secret's name
+
+
+def check_kafka_clients(objs: list[Manifest]) -> Iterator[str]:
+    users = {o["metadata"]["name"] for o in objs if o.get("kind") == "KafkaUser"}
+    for o in objs:
+        template = pod_template(o)
+        if template is None:
+            continue
+        pod = template.get("spec") or {}
+        ca_volumes = {
+            v.get("name")
+            for v in pod.get("volumes") or []
+            if (v.get("secret") or {}).get("secretName") == KAFKA_CA_SECRET
+        }
+        for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            env = {e.get("name", ""): e for e in c.get("env") or []}
+            bootstrap = [n for n in env if n.endswith("KAFKA_BOOTSTRAP_SERVERS")]
+            if not bootstrap:
+                continue
+            where = f"{ident(o)} container {c.get('name')}"
+            prefix = bootstrap[0][: -len("KAFKA_BOOTSTRAP_SERVERS")]
+            servers = str(env[bootstrap[0]].get("value", ""))
+            if not servers or any(not s.strip().endswith(f":{KAFKA_PORT}") for s in servers.split(",")):
+                yield f"{where}: {bootstrap[0]} is not the TLS listener (port {KAFKA_PORT})"
+            if (env.get(f"{prefix}KAFKA_SECURITY_PROTOCOL") or {}).get("value") != "SASL_SSL":
+                yield f"{where}: {prefix}KAFKA_SECURITY_PROTOCOL is not SASL_SSL"
+            user = str((env.get(f"{prefix}KAFKA_SASL_USERNAME") or {}).get("value", ""))
+            if user not in users:
+                yield f"{where}: {prefix}KAFKA_SASL_USERNAME {user!r} is not a KafkaUser"
+            ref = ((env.get(f"{prefix}KAFKA_SASL_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name") != f"{KAFKA_USER_SECRET_PREFIX}{user}" or ref.get("key") != "password":
+                yield f"{where}: {prefix}KAFKA_SASL_PASSWORD is not the password of {KAFKA_USER_SECRET_PREFIX}{user}"
+            cafile = str((env.get(f"{prefix}KAFKA_SSL_CAFILE") or {}).get("value", ""))
+            mounted = [
+                m
+                for m in c.get("volumeMounts") or []
+                if m.get("name") in ca_volumes
+                and m.get("readOnly") is True
+                and cafile.startswith(f"{m.get('mountPath')}/")
+            ]
+            if not mounted:
+                yield f"{where}: {prefix}KAFKA_SSL_CAFILE is not in a read-only mount of {KAFKA_CA_SECRET}"
+    auths = {o["metadata"]["name"] for o in objs if o.get("kind") == "TriggerAuthentication"}
+    for o in objs:
+        if o.get("kind") != "ScaledObject":
+            continue
+        for trigger in (o.get("spec") or {}).get("triggers") or []:
+            if trigger.get("type") == "kafka" and (trigger.get("authenticationRef") or {}).get("name") not in auths:
+                yield f"{ident(o)}: kafka trigger {trigger.get('name')} has no TriggerAuthentication"
+
+
 def check_secrets(objs: list[Manifest]) -> Iterator[str]:
     for o in objs:
         if o.get("kind") == "Secret":
@@ -192,5 +249,6 @@ def check(objs: Iterable[Manifest]) -> list[str]:
     findings.extend(check_deployments(items))
     findings.extend(check_default_deny(items))
     findings.extend(check_topics(items))
+    findings.extend(check_kafka_clients(items))
     findings.extend(check_secrets(items))
     return findings

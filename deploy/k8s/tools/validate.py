@@ -1,6 +1,7 @@
 """Render every overlay and validate every object, offline: core kinds against the Kubernetes schemas of the
 target version (kubernetes-validate), custom resources against the CRD schemas vendored in
-`deploy/k8s/schemas/`, then the project's rules (`policy.py`) and the KafkaTopics against the contracts.
+`deploy/k8s/schemas/`, then the project's rules (`policy.py`), the KafkaTopics against the contracts and the
+KafkaUsers against the code (`users.py`).
 
     python -m deploy.k8s.tools.validate                      # every overlay under deploy/k8s/overlays
     python -m deploy.k8s.tools.validate deploy/k8s/overlays/dev
@@ -26,7 +27,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from deploy.k8s.tools import policy, topics
+from deploy.k8s.tools import policy, topics, users
 
 K8S = Path(__file__).resolve().parent.parent
 SCHEMAS = K8S / "schemas"
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     failed = False
     if topics.main(["--check"]) != 0:
+        failed = True
+    if users.main(["--check"]) != 0:
         failed = True
     for directory in args.overlays or overlays():
         count, problems = validate_overlay(directory)
