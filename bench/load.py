@@ -7,7 +7,7 @@ public API: supporters with profiles in five Manchester constituencies, an organ
 requests; everyone signs in once and the tokens are reused (refreshed if older than ten minutes).
 Then, through the gateway:
 
-- load: an open-loop generator (bench/loadgen.py; two worker processes, asyncio + httpx, HTTP/1.1
+- load: an open-loop generator (bench/loadgen.py; two worker processes, asyncio + aiohttp, HTTP/1.1
   keep-alive pools) starts requests at 200 a second for 60 s whatever the latency, mixing browse,
   request detail, profile updates, new requests, offers, match reads, opportunities and statistics.
   Latency counts from each request's scheduled start. Per class and overall: p50/p95/p99, answers
