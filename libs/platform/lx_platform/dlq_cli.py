@@ -14,13 +14,15 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lx_platform.kafka import make_producer
+from lx_platform.kafka_security import aiokafka_kwargs, client_settings
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,13 @@ class DeadLetter:
         return out
 
 
-async def read_dead_letters(bootstrap: str, topic: str, *, since: datetime | None = None) -> AsyncIterator[DeadLetter]:
+async def read_dead_letters(
+    bootstrap: str, topic: str, *, since: datetime | None = None, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[DeadLetter]:
     """Every record the topic held when the call began (no consumer group: nothing is committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="lx-dlq")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="lx-dlq", **(security or {})
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -106,15 +112,16 @@ async def republish(
     consumer: str | None,
     event_id: str | None,
     dry_run: bool,
+    security: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Send matching dead letters back to their original topic, with their original key and headers.
     Returns (re-published, skipped)."""
-    producer = make_producer(bootstrap, client_id="lx-dlq", idempotent=False)
+    producer = make_producer(bootstrap, client_id="lx-dlq", idempotent=False, security=security)
     sent = skipped = 0
     if not dry_run:
         await producer.start()
     try:
-        async for dead in read_dead_letters(bootstrap, topic, since=since):
+        async for dead in read_dead_letters(bootstrap, topic, since=since, security=security):
             if consumer and dead.headers.get("dlq-consumer") != consumer:
                 continue
             if event_id and dead.event_id() != event_id:
@@ -138,7 +145,7 @@ async def republish(
 
 async def _inspect(args: argparse.Namespace) -> None:
     n = 0
-    async for dead in read_dead_letters(args.bootstrap, args.topic, since=args.since):
+    async for dead in read_dead_letters(args.bootstrap, args.topic, since=args.since, security=args.security):
         print(json.dumps(dead.summary(show_value=args.show_values)))
         n += 1
     print(f"{n} dead letters in {args.topic}", file=sys.stderr)
@@ -152,6 +159,7 @@ async def _republish(args: argparse.Namespace) -> None:
         consumer=args.consumer,
         event_id=args.event_id,
         dry_run=args.dry_run,
+        security=args.security,
     )
     verb = "would re-publish" if args.dry_run else "re-published"
     print(f"{verb} {sent}, skipped {skipped} (malformed or without an original topic)", file=sys.stderr)
@@ -169,7 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     rep = sub.add_parser("republish", help="send dead letters back to their original topic")
     for p in (ins, rep):
         p.add_argument("--topic", required=True, help="the dead-letter topic, <topic>.dlq")
-        p.add_argument("--bootstrap", default="127.0.0.1:19092")
+        p.add_argument("--bootstrap", default=None, help="default: the pod's <PREFIX>KAFKA_BOOTSTRAP_SERVERS")
+        p.add_argument(
+            "--kafka-env-prefix",
+            default=None,
+            help="whose Kafka settings to use, e.g. REQUESTS_ (default: the one service whose variables are set)",
+        )
         p.add_argument("--since", type=_when, default=None, help="only those dead-lettered at or after (ISO 8601)")
     ins.add_argument("--show-values", action="store_true", help="print the events too (may hold personal data)")
     rep.add_argument("--consumer", default=None, help="only those a given consumer group dead-lettered")
@@ -178,6 +191,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.topic.endswith(".dlq"):
         parser.error("--topic must be a dead-letter topic (ending in .dlq)")
+    # The pod's own Kafka user (its <PREFIX>KAFKA_* variables); PLAINTEXT and 127.0.0.1:19092 on the local stack.
+    kafka = client_settings(args.kafka_env_prefix)
+    args.bootstrap = args.bootstrap or kafka.kafka_bootstrap_servers
+    args.security = aiokafka_kwargs(kafka)
     asyncio.run(_inspect(args) if args.command == "inspect" else _republish(args))
 
 

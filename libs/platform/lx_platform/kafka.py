@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -13,8 +14,11 @@ from faststream.kafka import KafkaBroker
 log = logging.getLogger(__name__)
 
 
-def make_producer(bootstrap_servers: str, *, client_id: str, idempotent: bool) -> AIOKafkaProducer:
-    """acks=all always; idempotence where the broker supports it (Apache Kafka, not the dev broker).
+def make_producer(
+    bootstrap_servers: str, *, client_id: str, idempotent: bool, security: Mapping[str, Any] | None = None
+) -> AIOKafkaProducer:
+    """acks=all always; idempotence where the broker supports it (Apache Kafka, not the dev broker);
+    `security` is `lx_platform.kafka_security.aiokafka_kwargs(settings)` (empty for the dev broker).
 
     No linger: the relay hands a whole committed batch to the producer at once (records added while
     a send is in flight are batched anyway) and waits for it, so lingering only delayed each event by
@@ -26,6 +30,7 @@ def make_producer(bootstrap_servers: str, *, client_id: str, idempotent: bool) -
         enable_idempotence=idempotent,
         linger_ms=0,
         request_timeout_ms=15_000,
+        **(security or {}),
     )
 
 
@@ -51,9 +56,12 @@ class ServiceKafkaBroker(KafkaBroker):
         return super().subscriber(*topics, **kwargs)
 
 
-async def ensure_topics(bootstrap_servers: str, topics: dict[str, int]) -> list[str]:
-    """Create the topics that do not exist yet, with the given partition counts."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="lx-topics")
+async def ensure_topics(
+    bootstrap_servers: str, topics: dict[str, int], *, security: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Create the topics that do not exist yet, with the given partition counts (the local stack and benches;
+    in production Strimzi's KafkaTopics make them and the services' users may not)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="lx-topics", **(security or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

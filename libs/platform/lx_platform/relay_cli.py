@@ -13,13 +13,20 @@ from datetime import datetime, timedelta
 
 from lx_platform.db import create_pool
 from lx_platform.kafka import make_producer
+from lx_platform.kafka_security import aiokafka_kwargs, client_settings
 from lx_platform.logging import configure_logging
 from lx_platform.outbox import OutboxRelay, replay
 
 
 async def _run(args: argparse.Namespace) -> None:
     pool = await create_pool(args.dsn, schema=args.schema, application_name=f"{args.schema}-relay")
-    producer = make_producer(args.bootstrap, client_id=f"{args.schema}-relay", idempotent=args.idempotent)
+    kafka = client_settings(args.kafka_env_prefix)  # the pod's own Kafka user; PLAINTEXT locally
+    producer = make_producer(
+        args.bootstrap or kafka.kafka_bootstrap_servers,
+        client_id=f"{args.schema}-relay",
+        idempotent=args.idempotent,
+        security=aiokafka_kwargs(kafka),
+    )
     await producer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     for p in (run, rep):
         p.add_argument("--dsn", required=True)
         p.add_argument("--schema", required=True)
-    run.add_argument("--bootstrap", default="127.0.0.1:19092")
+    run.add_argument("--bootstrap", default=None, help="default: the pod's <PREFIX>KAFKA_BOOTSTRAP_SERVERS")
+    run.add_argument("--kafka-env-prefix", default=None, help="whose Kafka settings to use, e.g. IDENTITY_")
     run.add_argument("--batch-size", type=int, default=500)
     run.add_argument("--retention-hours", type=float, default=24 * 7)
     run.add_argument("--idempotent", action="store_true")

@@ -26,6 +26,7 @@ from lx_platform.consumer import EventConsumer
 from lx_platform.db import UNAVAILABLE, create_pool, unavailable
 from lx_platform.http import RequestContextMiddleware, install_error_handlers, problem, use_problem_json_in_openapi
 from lx_platform.kafka import ServiceKafkaBroker, make_producer
+from lx_platform.kafka_security import aiokafka_kwargs, faststream_security
 from lx_platform.logging import configure_logging
 from lx_platform.migrations import apply_migrations
 from lx_platform.outbox import OutboxRelay
@@ -58,6 +59,7 @@ class ServiceRuntime:
             logger=logging.getLogger("faststream"),
             log_level=logging.DEBUG,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            security=faststream_security(settings),
         )
         self.events = EventConsumer(broker=self.broker, group_id=name)
         # Declared so the AsyncAPI document shows what this service emits (the relay does the sending).
@@ -110,7 +112,10 @@ class ServiceRuntime:
         async with self._pool.acquire() as conn:
             await apply_migrations(conn, schema=s.db_schema, directory=self.migrations_dir)
         self.producer = make_producer(
-            s.kafka_bootstrap_servers, client_id=f"{self.name}-relay", idempotent=s.kafka_idempotent_producer
+            s.kafka_bootstrap_servers,
+            client_id=f"{self.name}-relay",
+            idempotent=s.kafka_idempotent_producer,
+            security=aiokafka_kwargs(s),
         )
         await self.producer.start()
         relay = OutboxRelay(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lx_platform.kafka_security import KafkaSecuritySettings
 
-class ServiceSettings(BaseSettings):
-    """Common settings. Subclasses set `model_config` with `env_prefix="<SERVICE>_"`."""
+
+class ServiceSettings(BaseSettings, KafkaSecuritySettings):
+    """Common settings. Subclasses set `model_config` with `env_prefix="<SERVICE>_"`. The Kafka client's
+    security (`kafka_security_protocol`, `kafka_sasl_*`, `kafka_ssl_cafile`) comes from KafkaSecuritySettings."""
 
     model_config = SettingsConfigDict(extra="ignore")
 

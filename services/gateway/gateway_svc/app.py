@@ -32,6 +32,7 @@ from gateway_svc.upstream import UpstreamClients, UpstreamFailed
 from lx_contracts.topics import USER_ERASED
 from lx_platform.auth import InvalidToken, Principal, TokenVerifier, bearer_token
 from lx_platform.http import ProblemError, problem
+from lx_platform.kafka_security import aiokafka_kwargs
 from lx_platform.logging import request_id_var
 from lx_platform.runtime import create_plain_app
 
@@ -144,7 +145,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Tokens of erased people stay refused until they would have expired anyway (+1 minute of skew).
     erased = ErasedUsers(keep_s=settings.access_token_ttl_s + 60, max_entries=settings.erased_users_max)
     metrics.ERASED_USERS.set_function(lambda: len(erased))
-    feed = ErasureFeed(bootstrap_servers=settings.kafka_bootstrap_servers, topic=USER_ERASED.name, erased=erased)
+    feed = ErasureFeed(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=USER_ERASED.name,
+        erased=erased,
+        security=aiokafka_kwargs(settings),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,9 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -42,8 +44,11 @@ def parse_erasure(value: bytes | None) -> tuple[str, float] | None:
 
 
 class ErasureFeed:
-    def __init__(self, *, bootstrap_servers: str, topic: str, erased: ErasedUsers) -> None:
+    def __init__(
+        self, *, bootstrap_servers: str, topic: str, erased: ErasedUsers, security: Mapping[str, Any] | None = None
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = dict(security or {})
         self.topic = topic
         self.erased = erased
         self.caught_up = asyncio.Event()
@@ -69,6 +74,7 @@ class ErasureFeed:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=10_000,
+            **self.security,
         )
         await consumer.start()
         try:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_svc.clientaddr import parse_networks
+from lx_platform.kafka_security import KafkaSecuritySettings
 
 
 def _local(port: int) -> str:
@@ -30,7 +31,7 @@ class UpstreamTimeout(BaseModel):
     read: float | None = Field(default=None, gt=0)
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(BaseSettings, KafkaSecuritySettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     host: str = "127.0.0.1"

@@ -9,7 +9,7 @@ which identity destroys the key again.
 
     python -m identity_svc.redo_erasures --since 2026-05-07T18:00:00Z [--dry-run]
 
-Runs with identity's settings (`IDENTITY_DATABASE_URL`, `IDENTITY_KAFKA_BOOTSTRAP_SERVERS`); prints one
+Runs with identity's settings (`IDENTITY_DATABASE_URL`, `IDENTITY_KAFKA_*`: the KafkaUser identity); prints one
 line per erasure event considered and what was done. Idempotent: run it twice and the second run finds no
 one to erase.
 """
@@ -20,9 +20,10 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,6 +36,7 @@ from lx_contracts import identity as ev
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.db import create_pool
+from lx_platform.kafka_security import aiokafka_kwargs
 from lx_platform.sealing import open_sealed
 
 
@@ -50,9 +52,13 @@ class Outcome:
         return f"{self.event_id} erased_at={at} {self.action}{(': ' + self.detail) if self.detail else ''}"
 
 
-async def erasure_events(bootstrap_servers: str, *, timeout_s: float = 30.0) -> list[bytes]:
+async def erasure_events(
+    bootstrap_servers: str, *, timeout_s: float = 30.0, security: Mapping[str, Any] | None = None
+) -> list[bytes]:
     """Every record of the erasure topic, from the beginning to its end when the call began."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, **(security or {})
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topics.USER_ERASED.name) or set()
@@ -134,7 +140,7 @@ async def _main(since: datetime, dry_run: bool) -> int:
     settings = IdentitySettings()
     db = await create_pool(settings.database_url, schema=settings.db_schema, application_name="identity-redo-erasures")
     try:
-        values = await erasure_events(settings.kafka_bootstrap_servers)
+        values = await erasure_events(settings.kafka_bootstrap_servers, security=aiokafka_kwargs(settings))
         outcomes = await redo(db, values, since=since, dry_run=dry_run)
     finally:
         await db.close()
