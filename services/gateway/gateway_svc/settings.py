@@ -137,7 +137,7 @@ class GatewaySettings(BaseSettings, KafkaSecuritySettings):
         "would lose the answer (one-time invite codes) to work that still completes.",
     )
     upstream_max_in_flight: int = Field(
-        default=32,
+        default=64,
         ge=1,
         description="Calls in flight to one upstream at most, and so connections in use to it (kept alive when idle).",
     )
