@@ -58,10 +58,10 @@ class VerifiedTokens:
                 return principal
             del self._known[token]
         principal = await self.verifier.verify(token)  # raises InvalidToken, remembering nothing
-        exp = expires_at(token)
-        if exp is None:  # cannot happen (exp is required), but then it is not remembered
+        until = expires_at(token)
+        if until is None:  # cannot happen (exp is required), but then it is not remembered
             return principal
-        self._known[token] = (principal, exp)
+        self._known[token] = (principal, until)
         while len(self._known) > self.max_entries:
             self._known.popitem(last=False)
         return principal
