@@ -281,5 +281,6 @@ async def test_the_path_query_and_body_reach_the_upstream_as_sent(upstream: Any,
         )
         assert posted.status_code == 200
         bare = await c.post("/api/v1/requests", content=b"{}")
+        assert bare.status_code == 200
     assert state.seen[-2]["content-type"] == "application/json" and state.seen[-2]["content-length"] == "14"
     assert "content-type" not in state.seen[-1], "no content type is made up for a body sent without one"
