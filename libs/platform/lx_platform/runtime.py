@@ -31,6 +31,7 @@ from lx_platform.logging import configure_logging
 from lx_platform.migrations import apply_migrations
 from lx_platform.outbox import OutboxRelay
 from lx_platform.settings import ServiceSettings
+from lx_platform.verified_tokens import VerifiedTokens
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class ServiceRuntime:
         app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
         app.state.runtime = self
         app.state.token_verifier = self.verifier
+        app.state.verified_tokens = VerifiedTokens(self.verifier)
         app.add_middleware(RequestContextMiddleware, max_body_bytes=self.settings.max_body_bytes)
         install_error_handlers(app)
         install_database_unavailable_handler(app)

@@ -27,7 +27,6 @@ from gateway_svc.openapi import MergedOpenAPI
 from gateway_svc.ratelimit import Decision, RateLimiter
 from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
-from gateway_svc.tokens import VerifiedTokens
 from gateway_svc.upstream import UpstreamClients, UpstreamFailed
 from lx_contracts.topics import USER_ERASED
 from lx_platform.auth import InvalidToken, Principal, TokenVerifier, bearer_token
@@ -35,6 +34,7 @@ from lx_platform.http import ProblemError, problem
 from lx_platform.kafka_security import aiokafka_kwargs
 from lx_platform.logging import request_id_var
 from lx_platform.runtime import create_plain_app
+from lx_platform.verified_tokens import VerifiedTokens
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"

@@ -26,7 +26,8 @@ UPSTREAM_BUSY = Counter(
     ["upstream"],
 )
 VERIFIED_TOKENS = Gauge(
-    "lx_gateway_verified_tokens", "Access tokens remembered as verified until they expire (gateway_svc/tokens.py)"
+    "lx_gateway_verified_tokens",
+    "Access tokens remembered as verified until they expire (lx_platform/verified_tokens.py)",
 )
 RATE_LIMITED = Counter(
     "lx_gateway_rate_limited_total", "Requests answered 429, by bucket kind (user, address)", ["scope"]
