@@ -191,7 +191,7 @@ def _rules(exc: RuleBroken | service.RuleBrokenMany) -> ProblemError:
     )
 
 
-def _deps(request: Request) -> service.Deps:
+async def _deps(request: Request) -> service.Deps:
     deps: service.Deps = request.app.state.deps
     return deps
 

@@ -374,7 +374,7 @@ class MyInvitationPage(BaseModel):
 # -- plumbing ----------------------------------------------------------------------------------
 
 
-def _db(request: Request) -> asyncpg.Pool:
+async def _db(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.db
     return pool
 

@@ -251,7 +251,7 @@ def _rules(exc: RuleBroken) -> ProblemError:
     )
 
 
-def _deps(request: Request) -> service.Deps:
+async def _deps(request: Request) -> service.Deps:
     deps: service.Deps = request.app.state.deps
     return deps
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["X (Twitter)"])
 internal_router = APIRouter(prefix="/internal/v1", include_in_schema=False)
 
 
-def _deps(request: Request) -> Deps:
+async def _deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 
