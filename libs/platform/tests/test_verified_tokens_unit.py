@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway_svc.tokens import VerifiedTokens, expires_at
 from lx_platform.auth import InvalidToken, Principal, TokenVerifier
+from lx_platform.verified_tokens import VerifiedTokens, expires_at
 
 pytestmark = pytest.mark.unit
 
