@@ -1,4 +1,5 @@
-"""Access tokens remembered as verified: until they expire, never when invalid, and a bounded number."""
+"""Access tokens remembered as verified (lx_platform.verified_tokens, in front of the gateway's verifier and every
+service's): until they expire, never when invalid, and a bounded number."""
 
 from __future__ import annotations
 
