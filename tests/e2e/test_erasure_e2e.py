@@ -22,7 +22,7 @@ from lx_contracts import topics
 from lx_devstack.services import SERVICES
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in, sign_in_admin
-from lx_devstack.testkit import opened, produce, read_all, wait_until
+from lx_devstack.testkit import event_of, events_in, opened, produce, read_all, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +109,7 @@ async def dead_letter_a_real_event(stack: Stack, person: Person) -> str:
     the matcher dead-letters it: a dead-letter copy about them, with the error that made it."""
     topic = topics.PROFILE_UPDATED.name
     records = await read_all(stack.bootstrap_servers, topic, timeout_s=15)
-    wire = [json.loads(r.value) for r in records]  # type: ignore[attr-defined]
+    wire = events_in(records)
     mine = [w for w, o in zip(wire, await opened(wire), strict=True) if o["data"].get("user_id") == person.id]
     assert mine, "the person's profile-updated event is on its topic"
     broken = {**mine[-1], "id": str(uuid.uuid4())}
@@ -119,7 +119,7 @@ async def dead_letter_a_real_event(stack: Stack, person: Person) -> str:
 
     async def dead_lettered() -> bool:
         dead = await read_all(stack.bootstrap_servers, topics.PROFILE_UPDATED.dlq, timeout_s=10)
-        found[:] = [d for d in dead if json.loads(d.value)["id"] == broken["id"]]  # type: ignore[attr-defined]
+        found[:] = [d for d in dead if (event_of(d) or {}).get("id") == broken["id"]]
         return bool(found)
 
     await wait_until(dead_lettered, timeout_s=60, what="the broken event in the dead-letter topic")
@@ -284,7 +284,7 @@ def test_a_person_with_data_everywhere_exports_it_then_is_erased_everywhere(
     # (The search does read every topic: it finds the dead-letter copy by its event id.)
     assert (topics.PROFILE_UPDATED.dlq, dead_id, "value") in asyncio.run(messages_mentioning(stack, (dead_id,)))
     dead = asyncio.run(read_all(stack.bootstrap_servers, topics.PROFILE_UPDATED.dlq, timeout_s=10))
-    copy = [json.loads(d.value) for d in dead if json.loads(d.value)["id"] == dead_id]  # type: ignore[attr-defined]
+    copy = [e for e in events_in(dead) if e["id"] == dead_id]
     assert copy and copy[0]["data"]["user_id"].startswith("lx1.")
     assert asyncio.run(opened(copy))[0]["data"]["user_id"] == copy[0]["data"]["user_id"]  # no key opens it now
 

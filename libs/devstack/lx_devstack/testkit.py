@@ -183,7 +183,7 @@ def events_once_published(
 
     async def enough() -> bool:
         records = await read_all(bootstrap, topic, timeout_s=timeout_s)
-        events = await opened([e for e in map(_decoded, records) if e is not None])
+        events = await opened(events_in(records))
         found[:] = [e for e in events if match(e)]
         return len(found) >= count
 
@@ -191,7 +191,12 @@ def events_once_published(
     return found
 
 
-def _decoded(record: object) -> dict[str, Any] | None:
+def events_in(records: list[object]) -> list[dict[str, Any]]:
+    """The records' CloudEvents as they are on the wire, leaving out records that are not events at all."""
+    return [e for e in map(event_of, records) if e is not None]
+
+
+def event_of(record: object) -> dict[str, Any] | None:
     """A record's CloudEvent, or None for one that is not an event at all: tests share topics, and some of
     them put malformed records there on purpose."""
     try:

@@ -18,7 +18,7 @@ from identity_svc.domain import ERASURE_SERVICES, subject_hash
 from lx_contracts import topics
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in
-from lx_devstack.testkit import envelope, events_once_published, produce, read_all, wait_until
+from lx_devstack.testkit import envelope, event_of, events_once_published, produce, read_all, wait_until
 from lx_platform.db import create_pool
 
 pytestmark = pytest.mark.integration
@@ -139,7 +139,7 @@ def test_erasing_my_account_deletes_it_and_stops_its_tokens(stack: Stack, gatewa
     )
     assert set(erased["data"]) == {"user_id", "subject_hash", "at"}
     records = asyncio.run(read_all(stack.bootstrap_servers, topics.USER_ERASED.name))
-    [wire] = [r for r in records if json.loads(r.value)["id"] == erased["id"]]  # type: ignore[attr-defined]
+    [wire] = [r for r in records if (event_of(r) or {}).get("id") == erased["id"]]
     assert json.loads(wire.value)["data"]["user_id"].startswith("lx1.")  # type: ignore[attr-defined]
     assert person.id.encode() not in wire.value + wire.key  # type: ignore[attr-defined]
 

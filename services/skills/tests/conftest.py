@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from lx_devstack.stack import Stack
-from lx_devstack.testkit import opened, read_all
+from lx_devstack.testkit import events_in, opened, read_all
 
 EventsOn = Callable[[str], Awaitable[list[dict[str, Any]]]]
 EventsFor = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
@@ -21,7 +20,7 @@ def events_on(stack: Stack) -> EventsOn:
 
     async def read(topic: str) -> list[dict[str, Any]]:
         records = await read_all(stack.bootstrap_servers, topic)
-        events = await opened([json.loads(r.value) for r in records])  # type: ignore[attr-defined]
+        events = await opened(events_in(records))
         # An event about a person is keyed by their subject key's id; opened, its subject is the person's id.
         return [{**e, "_key": e["subject"]} for e in events]
 

@@ -16,7 +16,7 @@ import pytest
 
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, register_and_sign_in
-from lx_devstack.testkit import envelope, opened, produce, read_all, wait_until
+from lx_devstack.testkit import envelope, events_in, opened, produce, read_all, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ async def completions(stack: Stack, user_id: str, count: int) -> list[dict[str, 
 
     async def enough() -> bool:
         records = await read_all(stack.bootstrap_servers, COMPLETED, timeout_s=10)
-        events = await opened([json.loads(r.value) for r in records])  # type: ignore[attr-defined]
+        events = await opened(events_in(records))
         found[:] = [e for e in events if e["subject"] == user_id]
         return len(found) >= count
 

@@ -4,7 +4,6 @@ loops made fast, and helpers that sign in with X the way a browser would (author
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from lx_devstack.stack import Stack
-from lx_devstack.testkit import envelope, opened, produce, read_all, wait_until
+from lx_devstack.testkit import envelope, events_in, opened, produce, read_all, wait_until
 
 PROBLEM = "application/problem+json"
 SERVICE = "twitter-gateway"
@@ -84,14 +83,14 @@ class XWorld:
     # -- events ------------------------------------------------------------------------------
     def events(self, topic: str) -> list[dict[str, Any]]:
         records = asyncio.run(read_all(self.stack.bootstrap_servers, topic, timeout_s=15))
-        return asyncio.run(opened([json.loads(r.value) for r in records]))  # type: ignore[attr-defined]
+        return asyncio.run(opened(events_in(records)))
 
     def wait_events(self, topic: str, subject: str, *, count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
 
         async def check() -> bool:
             records = await read_all(self.stack.bootstrap_servers, topic, timeout_s=timeout_s)
-            events = await opened([json.loads(r.value) for r in records])  # type: ignore[attr-defined]
+            events = await opened(events_in(records))
             found[:] = [e for e in events if e["subject"] == subject]
             return len(found) >= count
 
