@@ -29,7 +29,7 @@ from gateway_svc.routing import BULK_ROUTES, route
 from gateway_svc.settings import GatewaySettings
 from gateway_svc.upstream import UpstreamClients, UpstreamFailed
 from lx_contracts.topics import USER_ERASED
-from lx_platform.auth import InvalidToken, Principal, TokenVerifier, bearer_token
+from lx_platform.auth import Principal, TokenVerifier, optional_principal
 from lx_platform.http import ProblemError, problem
 from lx_platform.kafka_security import aiokafka_kwargs
 from lx_platform.logging import request_id_var
@@ -207,20 +207,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/api/docs/init.js", include_in_schema=False)
     async def docs_init() -> Response:
         return Response(docs_init_js, media_type="text/javascript")
-
-    async def optional_principal(request: Request) -> Principal | None:
-        """As lx_platform.auth.optional_principal, with tokens verified recently remembered."""
-        token = bearer_token(request)
-        if token is None:
-            return None
-        try:
-            return await tokens.verify(token)
-        except InvalidToken as exc:
-            raise ProblemError(
-                401,
-                "The access token is invalid or expired.",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from exc
 
     def client_address(request: Request) -> str:
         peer = request.client.host if request.client else "unknown"
