@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -149,4 +150,18 @@ async def scratch_schema(stack: Stack) -> AsyncIterator[tuple[str, str]]:
         await conn.close()
 
 
-__all__ = ["Person", "make_organiser", "register_and_sign_in", "sign_in_admin"]
+async def migrated_pool(dsn: str, schema: str, migrations: Path, *, application_name: str) -> asyncpg.Pool:
+    """A pool on a scratch schema (`scratch_schema`) with a service's migrations applied there too, for tests
+    that need the service's tables to themselves."""
+    from lx_platform.db import create_pool
+    from lx_platform.migrations import apply_migrations
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn, schema=schema, directory=migrations)
+    finally:
+        await conn.close()
+    return await create_pool(dsn, schema=schema, application_name=application_name)
+
+
+__all__ = ["Person", "make_organiser", "migrated_pool", "register_and_sign_in", "sign_in_admin"]

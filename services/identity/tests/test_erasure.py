@@ -17,7 +17,7 @@ from identity_svc import service
 from identity_svc.domain import ERASURE_SERVICES, subject_hash
 from lx_contracts import topics
 from lx_devstack.stack import Stack
-from lx_devstack.testing import Person, register_and_sign_in
+from lx_devstack.testing import Person, migrated_pool, register_and_sign_in
 from lx_devstack.testkit import envelope, event_of, events_once_published, produce, read_all, wait_until
 from lx_platform.db import create_pool
 
@@ -197,15 +197,9 @@ async def test_the_last_admin_cannot_erase_themselves_but_one_of_two_can(scratch
     from pathlib import Path
 
     from identity_svc.passwords import Passwords
-    from lx_platform.migrations import apply_migrations
 
-    dsn, schema = scratch_schema
-    conn = await asyncpg.connect(dsn)
-    try:
-        await apply_migrations(conn, schema=schema, directory=Path(service.__file__).parents[1] / "migrations")
-    finally:
-        await conn.close()
-    db = await create_pool(dsn, schema=schema, application_name="test-last-admin")
+    migrations = Path(service.__file__).parents[1] / "migrations"
+    db = await migrated_pool(*scratch_schema, migrations, application_name="test-last-admin")
     passwords = Passwords(time_cost=1, memory_kib=1024, parallelism=1)
 
     async def new_admin(name: str) -> uuid.UUID:

@@ -18,11 +18,9 @@ from faststream.kafka import KafkaBroker
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_devstack.stack import Stack
-from lx_devstack.testing import Person, register_and_sign_in, sign_in_admin
+from lx_devstack.testing import Person, migrated_pool, register_and_sign_in, sign_in_admin
 from lx_devstack.testkit import events_once_published, poll_until
 from lx_platform.consumer import EventConsumer
-from lx_platform.db import create_pool
-from lx_platform.migrations import apply_migrations
 from matcher_svc import handlers
 from matcher_svc import repository as repo
 from matcher_svc.app import MIGRATIONS
@@ -141,13 +139,8 @@ def make_consumer(
     return consumer
 
 
-async def migrated_pool(dsn: str, schema: str) -> asyncpg.Pool:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await apply_migrations(conn, schema=schema, directory=MIGRATIONS)
-    finally:
-        await conn.close()
-    pool = await create_pool(dsn, schema=schema, application_name="matcher-tests")
+async def matcher_pool(dsn: str, schema: str) -> asyncpg.Pool:
+    pool = await migrated_pool(dsn, schema, MIGRATIONS, application_name="matcher-tests")
     async with pool.acquire() as c, c.transaction():
         await repo.seed_constituencies(c)
     return pool
@@ -156,7 +149,7 @@ async def migrated_pool(dsn: str, schema: str) -> asyncpg.Pool:
 @pytest.fixture
 async def projection(stack: Stack, scratch_schema: tuple[str, str]) -> AsyncIterator[Projection]:
     dsn, schema = scratch_schema
-    pool = await migrated_pool(dsn, schema)
+    pool = await matcher_pool(dsn, schema)
     consumer = make_consumer(stack.bootstrap_servers, Tuning(proposals_per_request=0))
     consumer.pool = pool
     yield Projection(pool, consumer)

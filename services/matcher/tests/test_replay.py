@@ -18,7 +18,7 @@ from lx_devstack.testkit import wait_until
 from matcher_svc import repository as repo
 from matcher_svc.service import Tuning
 
-from .conftest import Gateway, make_consumer, migrated_pool
+from .conftest import Gateway, make_consumer, matcher_pool
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ async def test_replaying_every_topic_into_fresh_projections_rebuilds_the_same_st
     assert live["requests"] and live["candidates"] and live["stat_requests"] and live["offers"]
 
     dsn, schema = scratch_schema
-    pool = await migrated_pool(dsn, schema)
+    pool = await matcher_pool(dsn, schema)
     try:
         await rebuild(stack, pool)
         # Wipe the projections and the inbox, and do it all again through yet another group.

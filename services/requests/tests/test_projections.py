@@ -13,8 +13,7 @@ from pydantic import ValidationError
 
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
-from lx_platform.db import create_pool
-from lx_platform.migrations import apply_migrations
+from lx_devstack.testing import migrated_pool
 from requests_svc import handlers, service
 from requests_svc.app import MIGRATIONS
 from requests_svc.domain import RequestInput, RulesBroken, SkillInput
@@ -26,13 +25,7 @@ T0 = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(scratch_schema: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    dsn, schema = scratch_schema
-    conn = await asyncpg.connect(dsn)
-    try:
-        await apply_migrations(conn, schema=schema, directory=MIGRATIONS)
-    finally:
-        await conn.close()
-    p = await create_pool(dsn, schema=schema, application_name="requests-projection-tests")
+    p = await migrated_pool(*scratch_schema, MIGRATIONS, application_name="requests-projection-tests")
     yield p
     await p.close()
 

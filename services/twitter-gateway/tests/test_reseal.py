@@ -11,8 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from lx_platform.db import create_pool
-from lx_platform.migrations import apply_migrations
+from lx_devstack.testing import migrated_pool
 from twitter_svc.crypto import TokenBox, TokenBoxError, generate_key
 from twitter_svc.reseal import SEALED_ON_OLD_KEYS, reseal
 from twitter_svc.service import _ctx
@@ -24,13 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 @pytest.fixture
 async def pool(scratch_schema: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    dsn, schema = scratch_schema
-    conn = await asyncpg.connect(dsn)
-    try:
-        await apply_migrations(conn, schema=schema, directory=MIGRATIONS)
-    finally:
-        await conn.close()
-    p = await create_pool(dsn, schema=schema, application_name="test-reseal")
+    p = await migrated_pool(*scratch_schema, MIGRATIONS, application_name="test-reseal")
     yield p
     await p.close()
 
