@@ -204,7 +204,7 @@ def test_every_dashboard_query_returns_data_from_the_running_stack(prometheus: s
 
 def test_every_alert_expression_evaluates(prometheus: str) -> None:
     alerts = alert_expressions()
-    assert len(alerts) == 9
+    assert len(alerts) == 10
 
     async def evaluate() -> None:
         async with httpx.AsyncClient(timeout=5) as client:

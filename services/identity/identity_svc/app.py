@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from identity_svc import handlers, service
+from identity_svc import handlers, metrics, service
 from identity_svc.api import internal_router, router
 from identity_svc.passwords import Passwords
 from identity_svc.settings import IdentitySettings
@@ -65,6 +65,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         )
         app.state.deps = deps
         rt.every(600, "identity-housekeeping", lambda: service.housekeeping(db=rt.pool, throttle=deps.throttle))
+        # Erasures not every service has confirmed, for the ErasureStuck alert.
+        rt.every(30, "erasure-watch", lambda: metrics.observe_erasures(rt.pool))
         if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
             await service.ensure_bootstrap_admin(
                 db=rt.pool,
