@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Literal
@@ -53,6 +54,13 @@ class RoleGranted(RoleChanged):
 
 class RoleRevoked(RoleChanged):
     pass
+
+
+def subject_hash(user_id: uuid.UUID) -> str:
+    """How an erased person is named from then on: sha256 of the id's text form, lowercase hex. Whoever knows
+    the id can find the erasure (identity's record, every tombstone, `UserErased.subject_hash`); the hash
+    alone does not give the id back."""
+    return hashlib.sha256(str(user_id).encode()).hexdigest()
 
 
 class UserErased(Payload):

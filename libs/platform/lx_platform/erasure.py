@@ -5,21 +5,16 @@ The tables (`erased_people`, `outbox_purge`) come with the platform's own migrat
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
 
 from lx_contracts import identity, topics
+from lx_contracts.identity import subject_hash
 from lx_platform import audit
 from lx_platform.outbox import enqueue
 from lx_platform.sealing import KEYRING
-
-
-def subject_hash(user_id: uuid.UUID) -> str:
-    """sha256 of the id's canonical text, lowercase hex: how tombstones name a person (as identity does)."""
-    return hashlib.sha256(str(user_id).encode()).hexdigest()
 
 
 async def is_erased(conn: asyncpg.Connection, user_id: uuid.UUID | None) -> bool:

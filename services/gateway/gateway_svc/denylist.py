@@ -10,16 +10,12 @@ injected."""
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import time
 import uuid
 from collections.abc import Callable
 
-
-def subject_hash(user_id: uuid.UUID) -> str:
-    """sha256 of the id's canonical text, lowercase hex, as identity and every tombstone name a person."""
-    return hashlib.sha256(str(user_id).encode()).hexdigest()
+from lx_contracts.identity import subject_hash
 
 
 class ErasedUsers:

@@ -19,7 +19,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway_svc import metrics
-from gateway_svc.denylist import ErasedUsers, subject_hash
+from gateway_svc.denylist import ErasedUsers
+from lx_contracts.identity import subject_hash
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_svc.denylist import ErasedUsers, subject_hash
+from gateway_svc.denylist import ErasedUsers
 from gateway_svc.erasures import ErasureFeed, parse_erasure
+from lx_contracts.identity import subject_hash
 from lx_contracts.topics import USER_ERASED
 from lx_devstack.stack import Stack
 from lx_devstack.testkit import envelope, produce, wait_until

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 import uuid
@@ -209,12 +208,6 @@ class User:
 # The services that hold data about a person and confirm when they have erased it, by the name in
 # their `<name>.erasure-completed.v1` topic.
 ERASURE_SERVICES = ("skills", "requests", "matcher", "twitter")
-
-
-def subject_hash(user_id: uuid.UUID) -> str:
-    """How identity names an erased person from then on: sha256 of the id's text form, hex. Whoever
-    knows the id can find the erasure; the record alone does not give the id back."""
-    return hashlib.sha256(str(user_id).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

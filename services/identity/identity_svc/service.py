@@ -31,12 +31,12 @@ from identity_svc.domain import (
     initial_consents,
     normalise_display_name,
     normalise_email,
-    subject_hash,
 )
 from identity_svc.passwords import Passwords
 from identity_svc.tokens import KeyRing, TokenPair, hash_opaque_token, issue_access_token, new_opaque_token
 from lx_contracts import identity as ev
 from lx_contracts import topics
+from lx_contracts.identity import subject_hash
 from lx_platform import audit
 from lx_platform.outbox import enqueue
 from lx_platform.sealing import KEYRING

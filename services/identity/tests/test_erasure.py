@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from identity_svc import service
-from identity_svc.domain import ERASURE_SERVICES, subject_hash
+from identity_svc.domain import ERASURE_SERVICES
 from lx_contracts import topics
+from lx_contracts.identity import subject_hash
 from lx_devstack.stack import Stack
 from lx_devstack.testing import Person, migrated_pool, register_and_sign_in
 from lx_devstack.testkit import envelope, event_of, events_once_published, produce, read_all, wait_until

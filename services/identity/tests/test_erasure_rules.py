@@ -14,8 +14,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from identity_svc.domain import ERASURE_SERVICES, Erasure, confirm_erasure, subject_hash
+from identity_svc.domain import ERASURE_SERVICES, Erasure, confirm_erasure
 from identity_svc.export import SectionsUnavailable, gather_sections
+from lx_contracts.identity import subject_hash
 from lx_devstack.testkit import serving
 
 pytestmark = pytest.mark.unit

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from identity_svc import redo_erasures
-from identity_svc.domain import subject_hash
 from lx_contracts import identity as ev
 from lx_contracts import topics
 from lx_contracts.envelope import new_event
+from lx_contracts.identity import subject_hash
 from lx_devstack.stack import Stack
 from lx_devstack.testing import register_and_sign_in
 from lx_devstack.testkit import produce, wait_until
