@@ -67,9 +67,11 @@ async def scrub_outbox(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
 async def complete(
     conn: asyncpg.Connection, *, source: str, service: str, topic: topics.Topic, user_id: uuid.UUID
 ) -> None:
-    """Record the tombstone and confirm to identity (`service` as identity names this service), keyed by the
+    """Finish a service's erasure, after it deleted or anonymised its own rows: scrub its outbox of the person,
+    record the tombstone and confirm to identity (`service` as identity names this service), keyed by the
     person; the confirmation itself names them, so its outbox row is deleted once published. Audit rows naming
     the person (as actor or subject) stay, naming no one."""
+    await scrub_outbox(conn, user_id)
     await record_tombstone(conn, user_id)
     await audit.forget(conn, user_id)
     event = await enqueue(

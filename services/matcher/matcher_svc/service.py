@@ -299,7 +299,6 @@ async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     outbox rows naming them are scrubbed, a tombstone stays, matcher.erasure-completed.v1 confirms it.
     Doing it twice deletes nothing more and confirms again."""
     await repo.erase_person(conn, user_id)
-    await erasure.scrub_outbox(conn, user_id)
     await erasure.complete(
         conn, source=SERVICE, service=SERVICE, topic=topics.MATCHER_ERASURE_COMPLETED, user_id=user_id
     )

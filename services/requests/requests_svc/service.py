@@ -568,7 +568,6 @@ async def erase_person(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
             continue  # a closed request's counts are its history; the offer row just goes below
         await _withdraw(conn, req, offer, me)
     await repo.erase_person(conn, user_id)
-    await erasure.scrub_outbox(conn, user_id)
     await erasure.complete(
         conn, source=SERVICE, service=SERVICE, topic=topics.REQUESTS_ERASURE_COMPLETED, user_id=user_id
     )

@@ -55,7 +55,6 @@ class Handlers:
         await repo.delete_person(conn, user_id)
         metrics.OUTGOING_CANCELLED.labels("dm").inc(await repo.forget_dms_to(conn, user_id))
         await repo.forget_user_elsewhere(conn, user_id)
-        await erasure.scrub_outbox(conn, user_id)
         await erasure.complete(
             conn, source=SERVICE, service="twitter", topic=topics.TWITTER_ERASURE_COMPLETED, user_id=user_id
         )
