@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 
@@ -12,8 +12,9 @@ class Listens(Protocol):
     port: int
 
 
-def serve(factory: str, settings: Listens) -> None:
-    """Serve `module:create_app` on the configured address; logs go through our JSON logging."""
+def serve(factory: str, settings: Listens, **options: Any) -> None:
+    """Serve `module:create_app` on the configured address; logs go through our JSON logging. `options` are
+    passed to uvicorn as well."""
     uvicorn.run(
         factory,
         factory=True,
@@ -22,4 +23,5 @@ def serve(factory: str, settings: Listens) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        **options,
     )
