@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from lx_platform.kafka import make_producer
+from lx_platform.kafka import make_producer, read_to_end
 from lx_platform.kafka_security import aiokafka_kwargs, client_settings
 
 
@@ -71,37 +69,11 @@ async def read_dead_letters(
     bootstrap: str, topic: str, *, since: datetime | None = None, security: Mapping[str, Any] | None = None
 ) -> AsyncIterator[DeadLetter]:
     """Every record the topic held when the call began (no consumer group: nothing is committed)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="lx-dlq", **(security or {})
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - a topic not yet in the cached metadata
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        left = {tp for tp in tps if ends[tp] > 0}
-        while left:
-            batch = await consumer.getmany(*left, timeout_ms=1000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= ends[tp]:
-                        continue
-                    at = datetime.fromtimestamp(r.timestamp / 1000, UTC)
-                    if since is None or at >= since:
-                        headers = {k: v.decode("utf-8", "replace") for k, v in (r.headers or ())}
-                        yield DeadLetter(tp.partition, r.offset, at, r.key, r.value or b"", headers)
-            for tp in list(left):
-                if await consumer.position(tp) >= ends[tp]:
-                    left.discard(tp)
-    finally:
-        await consumer.stop()
+    async for r in read_to_end(bootstrap, topic, client_id="lx-dlq", security=security):
+        at = datetime.fromtimestamp(r.timestamp / 1000, UTC)
+        if since is None or at >= since:
+            headers = {k: v.decode("utf-8", "replace") for k, v in (r.headers or ())}
+            yield DeadLetter(r.partition, r.offset, at, r.key, r.value or b"", headers)
 
 
 async def republish(

@@ -1,12 +1,12 @@
-"""Kafka clients with the project's delivery settings, and explicit topic creation."""
+"""Kafka clients with the project's delivery settings, reading a topic to its end, and explicit topic creation."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -54,6 +54,40 @@ class ServiceKafkaBroker(KafkaBroker):
     def subscriber(self, *topics: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("fetch_max_wait_ms", self.fetch_max_wait_ms)
         return super().subscriber(*topics, **kwargs)
+
+
+async def read_to_end(
+    bootstrap_servers: str, topic: str, *, client_id: str, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record the topic held when the call began, from its beginning, for operators' tools (no consumer
+    group: nothing is committed); nothing when the topic does not exist."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, client_id=client_id, **(security or {})
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - a topic not yet in the cached metadata
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        left = {tp for tp in tps if ends[tp] > 0}
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=1000)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset < ends[tp]:
+                        yield r
+            for tp in list(left):
+                if await consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+    finally:
+        await consumer.stop()
 
 
 async def ensure_topics(

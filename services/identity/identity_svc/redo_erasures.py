@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from identity_svc import repository as repo
@@ -36,6 +35,7 @@ from lx_contracts import identity as ev
 from lx_contracts import topics
 from lx_contracts.envelope import CloudEvent
 from lx_platform.db import create_pool
+from lx_platform.kafka import read_to_end
 from lx_platform.kafka_security import aiokafka_kwargs
 from lx_platform.sealing import open_sealed
 
@@ -56,29 +56,15 @@ async def erasure_events(
     bootstrap_servers: str, *, timeout_s: float = 30.0, security: Mapping[str, Any] | None = None
 ) -> list[bytes]:
     """Every record of the erasure topic, from the beginning to its end when the call began."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, **(security or {})
-    )
-    await consumer.start()
+    topic = topics.USER_ERASED.name
     try:
-        partitions = consumer.partitions_for_topic(topics.USER_ERASED.name) or set()
-        tps = [TopicPartition(topics.USER_ERASED.name, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        values: list[bytes] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            if loop.time() > deadline:
-                raise TimeoutError(f"could not read {topics.USER_ERASED.name} to its end in {timeout_s} s")
-            batch = await consumer.getmany(timeout_ms=500)
-            values += [r.value or b"" for records in batch.values() for r in records]
-        return values
-    finally:
-        await consumer.stop()
+        async with asyncio.timeout(timeout_s):
+            return [
+                r.value or b""
+                async for r in read_to_end(bootstrap_servers, topic, client_id="lx-redo-erasures", security=security)
+            ]
+    except TimeoutError:
+        raise TimeoutError(f"could not read {topic} to its end in {timeout_s} s") from None
 
 
 async def redo(db: asyncpg.Pool, values: Sequence[bytes], *, since: datetime, dry_run: bool) -> list[Outcome]:
