@@ -24,13 +24,14 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
 
-def new_event(*, topic: str, service: str, subject: str, data: BaseModel) -> CloudEvent:
-    """Build the envelope for a payload about one aggregate."""
+def new_event(*, topic: str, service: str, subject: str, data: BaseModel | dict[str, Any]) -> CloudEvent:
+    """Build the envelope for a payload about one aggregate (a model, or its JSON form already made, as the
+    outbox makes it with personal fields sealed)."""
     return CloudEvent(
         id=uuid.uuid4(),
         source=f"/services/{service}",
         type=topic,
         time=datetime.now(UTC),
         subject=subject,
-        data=data.model_dump(mode="json"),
+        data=data.model_dump(mode="json") if isinstance(data, BaseModel) else data,
     )

@@ -42,8 +42,7 @@ async def enqueue(
         EVENTS_NOT_RECORDED_ERASED.labels(topic).inc()
         log.info("event about an erased person not recorded", extra={"topic": topic})
         return None
-    event = new_event(topic=topic, service=service, subject=sealed.subject, data=data)
-    event.data = sealed.data
+    event = new_event(topic=topic, service=service, subject=sealed.subject, data=sealed.data)
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
         event.id,

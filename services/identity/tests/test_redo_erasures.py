@@ -32,8 +32,7 @@ async def publish_erasure_as_identity_did(stack: Stack, user_id: uuid.UUID, at: 
             sealed = await seal(conn, payload, subject=str(user_id))
     finally:
         await conn.close()
-    event = new_event(topic=topics.USER_ERASED.name, service="identity", subject=sealed.subject, data=payload)
-    event.data = sealed.data
+    event = new_event(topic=topics.USER_ERASED.name, service="identity", subject=sealed.subject, data=sealed.data)
     value = event.model_dump_json().encode()
     await produce(stack.bootstrap_servers, topics.USER_ERASED.name, [value], key=sealed.subject.encode())
     return str(event.id)
